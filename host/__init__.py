@@ -1,0 +1,1 @@
+"""rfhound host side: link, session store, CLI, simulator, console and lab bench."""
