@@ -30,12 +30,12 @@ def session_rows(reader):
 
 def run(args):
     from host.session import SessionError, SessionReader
-    from host.meascsv import write_measurements
     try:
         with SessionReader(args.session) as reader:
             rows = session_rows(reader)
     except SessionError as exc:
         raise UserError(str(exc)) from None
+    from host.meascsv import write_measurements
     try:
         write_measurements(args.csv, rows)
     except OSError as exc:
