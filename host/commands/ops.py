@@ -1,0 +1,89 @@
+"""`rfhound ops`: the operations centre: archive every team's session, list live hunts."""
+
+import logging
+import signal
+import threading
+import time
+
+NAME = "ops"
+HELP = "operations centre: subscribe to all field teams over MQTT, archive their sessions, list live hunts"
+
+CONNECT_TIMEOUT_S = 15.0
+
+
+def add_arguments(parser):
+    from host.ops.broker import add_broker_arguments
+
+    add_broker_arguments(parser)
+    parser.add_argument("--archive", required=True, metavar="DIR",
+                        help="directory of archived sessions (<DIR>/<team>/<session_id>.sqlite)")
+    parser.add_argument("--client-id", default="rfhound-ops",
+                        help="MQTT client id; the broker queues records for it while it is away")
+    parser.add_argument("--headless", action="store_true",
+                        help="no window: print the hunt list to stdout every --every seconds")
+    parser.add_argument("--every", type=float, default=10.0, metavar="S",
+                        help="headless status interval in seconds (default 10)")
+
+
+def _print_board(board):
+    now = time.time()
+    for row in board.rows(now):
+        fix = "-" if row["last_fix"] is None else "%.6f,%.6f" % row["last_fix"][:2]
+        print("%-12s %-36s %-14s records=%-6d fix=%s link_age=%.0fs%s  targets: %s" % (
+            row["team"], row["session_id"], row["area"] or "-", row["records"], fix,
+            row["link_age_s"], "  DUPLICATE" if row["duplicate"] else "", row["targets"] or "-"),
+            flush=True)
+
+
+def _run_headless(centre, every_s):
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    reported = set()
+    while not stop.wait(every_s):
+        if centre.fatal:
+            break
+        _print_board(centre.board)
+        for (kind, value), hunts in centre.board.duplicates().items():
+            if (kind, value) not in reported:
+                reported.add((kind, value))
+                logging.getLogger("rfhound.ops").warning(
+                    "target %s %s appears in %d hunts: %s", kind, value, len(hunts),
+                    ", ".join(f"{team}/{sid}" for team, sid in hunts))
+
+
+def _run_window(centre):
+    from PyQt5 import QtWidgets
+
+    from host.ops.widget import OpsWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    window = OpsWindow(centre.board, centre.archive.path_for)
+    window.show()
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    app.exec_()
+
+
+def run(args):
+    from host.errors import UserError
+    from host.ops.broker import config_from_args
+    from host.ops.centre import OpsCentre
+
+    logging.basicConfig(level=logging.INFO, format="rfhound ops: %(levelname)s: %(message)s")
+    config = config_from_args(args)
+    centre = OpsCentre(config, args.archive, client_id=args.client_id)
+    centre.start(timeout_s=CONNECT_TIMEOUT_S)
+    try:
+        if args.headless:
+            _run_headless(centre, args.every)
+        else:
+            _run_window(centre)
+    finally:
+        centre.stop()
+    if centre.fatal:
+        raise UserError(centre.fatal)
+    s = centre.stats
+    logging.getLogger("rfhound.ops").info(
+        "stopped: %d received, %d stored, %d duplicates, %d malformed",
+        s["received"], s["stored"], s["duplicates"], s["malformed"])
+    return 0

@@ -1,0 +1,128 @@
+"""The operations centre's archive: one session file per received hunt, equal to the team's.
+
+Files live at ``<archive>/<team>/<session_id>.sqlite`` in the ordinary session format
+(`host.session`), so every tool that opens a team's session opens its archived copy.
+Records keep the team's record ids; a record already stored is ignored, which makes
+QoS 1 re-deliveries and re-sent outboxes harmless.
+"""
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from host.ops.envelope import MalformedPayload
+from host.ops.topics import META_KIND
+from host.session import SessionError, SessionReader, SessionWriter
+
+
+class _Appender(SessionWriter):
+    """`SessionWriter.record` and friends on an existing session file.
+
+    The archive commits after every stored message itself (before the MQTT
+    acknowledgement), so it needs no commit timer.
+    """
+
+    def __init__(self, path):  # noqa: D107 - deliberately not calling SessionWriter.__init__
+        self.path = str(path)
+        self._con = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
+        self._con.execute("PRAGMA journal_mode = WAL")
+        self._con.execute("PRAGMA synchronous = NORMAL")
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._closed = False
+
+    def record_ids(self):
+        with self._lock:
+            return {row[0] for row in self._con.execute("SELECT id FROM records")}
+
+    def close(self):
+        with self._lock:
+            if not self._closed:
+                self._con.commit()
+                self._con.close()
+                self._closed = True
+
+
+class _ArchivedSession:
+    def __init__(self, path, session_id, meta):
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            SessionWriter(str(path), meta=dict(meta, session_id=session_id)).close()
+        with SessionReader(str(path)) as reader:
+            if reader.session_id != session_id:
+                raise SessionError(f"{path}: holds session {reader.session_id}, not {session_id}")
+            self.meta = dict(reader.meta)
+            self.tasking = reader.tasking
+        self.writer = _Appender(path)
+        self.ids = self.writer.record_ids()
+
+    def apply_meta(self, meta, tasking):
+        for key, value in meta.items():
+            if self.meta.get(key) != str(value):
+                self.writer.set_meta(key, value)
+                self.meta[key] = str(value)
+        if tasking is not None and tasking != self.tasking:
+            self.writer.set_tasking(tasking)
+            self.tasking = tasking
+        self.writer.commit()
+
+    def add(self, record_id, rec):
+        if record_id in self.ids:
+            return False
+        self.writer.record(rec, record_id=record_id)
+        self.writer.commit()
+        self.ids.add(record_id)
+        return True
+
+
+class Archive:
+    """Store received envelopes; thread-confined to the caller (paho's network thread)."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._sessions = {}
+
+    def path_for(self, team, session_id):
+        return self.root / team / f"{session_id}.sqlite"
+
+    def _session(self, env, meta=None):
+        key = (env.team, env.session_id)
+        if key not in self._sessions:
+            self._sessions[key] = _ArchivedSession(self.path_for(*key), env.session_id, meta or {})
+        return self._sessions[key]
+
+    def store(self, env):
+        """Archive one envelope; True if it was new, False for a duplicate.
+
+        Raises
+        ------
+        MalformedPayload
+            When the record cannot be a session record (wrong kind, wrong id,
+            unusable metadata or IMSI); nothing is stored then.
+        """
+        if env.kind == META_KIND:
+            meta, tasking = env.record.get("meta"), env.record.get("tasking")
+            if not isinstance(meta, dict) or meta.get("session_id") != env.session_id \
+                    or not (tasking is None or isinstance(tasking, dict)):
+                raise MalformedPayload("meta message without a matching meta dict or tasking")
+            try:
+                self._session(env, meta).apply_meta(meta, tasking)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise MalformedPayload(f"unusable meta or tasking ({exc})") from None
+            return True
+        rec = dict(env.record)
+        if rec.pop("id", None) != env.record_id or rec.get("kind") != env.kind:
+            raise MalformedPayload("record's id or kind disagrees with the envelope")
+        if env.kind == "MEAS" and "target" not in rec:
+            raise MalformedPayload("MEAS record without a target")
+        session = self._session(env)
+        try:
+            return session.add(env.record_id, rec)
+        except (ValueError, TypeError, sqlite3.InterfaceError) as exc:
+            raise MalformedPayload(f"record not storable ({exc})") from None
+
+    def close(self):
+        for session in self._sessions.values():
+            session.writer.close()
+        self._sessions.clear()

@@ -1,0 +1,135 @@
+"""The operations-centre subscriber: every team's feed into the archive and the hunt board.
+
+It subscribes to ``rfhound/v1/+/+/+`` with QoS 1 on a persistent MQTT session, so
+records published while it is away are queued for it by the broker. A message is
+acknowledged (PUBACK) only after it is committed to the archive; one that cannot be
+archived because it is malformed is logged, counted, acknowledged and skipped.
+"""
+
+import logging
+import threading
+import time
+
+from host.errors import UserError
+from host.ops import envelope, topics
+from host.ops.archive import Archive
+from host.ops.broker import make_client, refusal_message
+from host.ops.hunts import HuntBoard
+
+log = logging.getLogger("rfhound.ops.centre")
+
+
+class OpsCentre:
+    """Subscribe to all teams, archive every session, keep the live-hunt board.
+
+    Parameters
+    ----------
+    config : host.ops.broker.BrokerConfig
+    archive_dir : path-like
+    client_id : str
+        Fixed MQTT client id: the broker keeps this centre's queue under it.
+    on_record : callable, optional
+        ``on_record(envelope, new)`` after each archived message (paho's thread).
+    """
+
+    def __init__(self, config, archive_dir, *, client_id="rfhound-ops", on_record=None):
+        self.config = config
+        self.archive = Archive(archive_dir)
+        self.board = HuntBoard()
+        self.on_record = on_record
+        self.stats = {"received": 0, "stored": 0, "duplicates": 0, "malformed": 0, "connects": 0}
+        self.subscribed = threading.Event()
+        self.fatal = None
+        self._closing = False
+        self._failed = threading.Event()
+        self.client = make_client(config, client_id)
+        # Acknowledge only after the archive commit: a crash in between means the
+        # broker re-delivers, never that a record is lost.
+        self.client.manual_ack_set(True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            message = refusal_message(self.config, reason_code)
+            if message:
+                self.fatal = message
+                self._failed.set()
+            else:
+                log.warning("broker %s refused connection: %s; retrying", self.config.url, reason_code)
+            return
+        self.stats["connects"] += 1
+        log.info("connected to %s (session present: %s)", self.config.url, flags.session_present)
+        # Subscribe on every connection: a restarted broker without persistence has
+        # forgotten the subscription.
+        client.subscribe(topics.SUBSCRIPTION, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        if any(rc.is_failure for rc in reason_codes):
+            self.fatal = f"broker {self.config.url} refused the subscription to {topics.SUBSCRIPTION}: " \
+                         f"{reason_codes[0]}; check the user's ACL"
+            self._failed.set()
+            return
+        self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if self.subscribed.is_set() and not self._closing:
+            log.warning("link to %s lost (%s); reconnecting", self.config.url, reason_code)
+        self.subscribed.clear()
+
+    def _on_message(self, client, userdata, message):
+        self.stats["received"] += 1
+        topic = _topic(message)
+        try:
+            if topic is None:
+                raise envelope.MalformedPayload("topic is not UTF-8")
+            env = envelope.decode(topic, message.payload)
+            new = self.archive.store(env)
+        except envelope.MalformedPayload as exc:
+            self.stats["malformed"] += 1
+            log.warning("skipped malformed message on %r: %s", topic, exc)
+        except Exception:
+            # Not the sender's fault (disk full, archive file damaged): leave the
+            # message unacknowledged so the broker delivers it again after reconnecting.
+            log.exception("could not archive message on %r; it stays unacknowledged", topic)
+            return
+        else:
+            self.stats["stored" if new else "duplicates"] += 1
+            self.board.update(env, time.time(), new=new)
+            if self.on_record is not None:
+                self.on_record(env, new)
+        client.ack(message.mid, message.qos)
+
+    def start(self, timeout_s=None):
+        """Start the network thread; with `timeout_s`, wait until subscribed.
+
+        Raises `UserError` when the broker refuses the login or the subscription.
+        """
+        self.client.loop_start()
+        if timeout_s is not None:
+            deadline = time.monotonic() + timeout_s
+            while not self.subscribed.wait(0.05):
+                if self.fatal or time.monotonic() > deadline:
+                    self.stop()
+                    raise UserError(self.fatal or f"broker {self.config.url} not reachable within "
+                                    f"{timeout_s:g} s; check --broker and that the broker runs")
+        return self
+
+    def wait_failed(self, timeout_s):
+        """Block up to `timeout_s`; True if the broker refused us (see `fatal`)."""
+        return self._failed.wait(timeout_s)
+
+    def stop(self):
+        self._closing = True
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.archive.close()
+
+
+def _topic(message):
+    try:
+        return message.topic
+    except UnicodeDecodeError:
+        return None

@@ -1,0 +1,154 @@
+"""Field relay: publish a session file's records to the operations centre as they are written.
+
+Each record goes to ``rfhound/v1/<team>/<session_id>/<kind>`` with QoS 1 from a client
+with a persistent MQTT session, and is marked sent in the session file's outbox only
+when the broker's PUBACK arrives. Records not yet acknowledged when the link drops are
+re-sent by paho on reconnection; those lost with a killed relay are re-sent by the next
+relay from the outbox. The receiver de-duplicates by ``(session_id, record_id)``.
+"""
+
+import logging
+import queue
+import threading
+import time
+
+from host.errors import UserError
+from host.ops import envelope, topics
+from host.ops.broker import make_client, refusal_message
+from host.ops.outbox import META_RECORD_ID, Outbox
+
+log = logging.getLogger("rfhound.ops.relay")
+
+# Outstanding (published, not yet acknowledged) records: bounds paho's in-memory
+# queue during a long gap and keeps paho's 16-bit message ids unique.
+WINDOW = 1000
+META_POLL_S = 1.0
+
+
+class Relay:
+    """Publish one session file to a broker.
+
+    Parameters
+    ----------
+    session_path : path-like
+        The session file (may still be written by the recorder).
+    config : host.ops.broker.BrokerConfig
+        Broker and login.
+    team : str
+        Team name: the topic segment and part of the MQTT client id.
+    poll_s : float
+        How often to look for new records when there are none.
+    """
+
+    def __init__(self, session_path, config, team, *, poll_s=0.05):
+        self.team = topics.check_team(team)
+        self.config = config
+        self.outbox = Outbox(session_path)
+        self.session_id = self.outbox.session_id
+        self.poll_s = poll_s
+        self.stats = {"published": 0, "acked": 0, "refused": 0, "connects": 0}
+        self.connected = threading.Event()
+        self._acks = queue.SimpleQueue()   # (mid, failed) from paho's network thread
+        self._inflight = {}                # mid -> record id; main thread only
+        self._fatal = None
+        self._closing = False
+        self.client = make_client(config, f"rfhound-relay-{self.team}-{self.session_id}")
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+
+    # paho network-thread callbacks: they only set flags and queue, never touch
+    # SQLite, and take no lock of ours (paho holds its own message lock here).
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            message = refusal_message(self.config, reason_code)
+            if message:
+                self._fatal = message
+            else:
+                log.warning("broker %s refused connection: %s; retrying", self.config.url, reason_code)
+            return
+        self.stats["connects"] += 1
+        self.connected.set()
+        log.info("connected to %s as team %s (session %s)", self.config.url, self.team, self.session_id)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if self.connected.is_set() and not self._closing:
+            log.warning("link to %s lost (%s); records stay in the outbox until acknowledged",
+                        self.config.url, reason_code)
+        self.connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        self._acks.put((mid, reason_code.is_failure, str(reason_code)))
+
+    def _publish(self, record_id, kind, body, retain=False):
+        payload = envelope.encode(self.team, self.session_id, record_id, kind, body, time.time())
+        info = self.client.publish(topics.record_topic(self.team, self.session_id, kind), payload,
+                                   qos=1, retain=retain)
+        self._inflight[info.mid] = record_id
+        self.stats["published"] += 1
+
+    def _publish_meta(self, snapshot):
+        meta, tasking = snapshot
+        self._publish(META_RECORD_ID, topics.META_KIND, {"meta": meta, "tasking": tasking},
+                      retain=True)
+
+    def _drain_acks(self):
+        sent = []
+        while True:
+            try:
+                mid, failed, reason = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            record_id = self._inflight.pop(mid, None)
+            if record_id is None:
+                continue
+            if failed:
+                # The broker refused this record (e.g. an ACL): it stays unsent in
+                # the outbox and is offered again by the next relay run.
+                self.stats["refused"] += 1
+                log.error("broker refused record %d of session %s: %s", record_id,
+                          self.session_id, reason)
+            else:
+                sent.append(record_id)
+        self.outbox.mark_sent(sent)
+        self.stats["acked"] += len(sent)
+
+    def run(self, stop=None, once=False):
+        """Publish until `stop` is set (or, with `once`, until every record is sent).
+
+        Returns the stats dict. A broker that refuses the login raises `UserError`;
+        a broker that is unreachable is retried for ever (records wait in the outbox).
+        """
+        stop = stop or threading.Event()
+        self.client.loop_start()
+        try:
+            after_id = 0
+            meta_due = 0.0
+            last_meta = None
+            while not stop.is_set():
+                if self._fatal:
+                    raise UserError(self._fatal)
+                self._drain_acks()
+                now = time.monotonic()
+                if now >= meta_due:
+                    meta_due = now + META_POLL_S
+                    snapshot = self.outbox.meta_snapshot()
+                    if snapshot != last_meta:
+                        last_meta = snapshot
+                        self._publish_meta(snapshot)
+                records = self.outbox.unsent(after_id, WINDOW - len(self._inflight))
+                for rec in records:
+                    self._publish(rec["id"], rec["kind"], rec)
+                if records:
+                    after_id = records[-1]["id"]
+                    continue
+                if once and not self._inflight:
+                    break
+                stop.wait(self.poll_s)
+        finally:
+            self._drain_acks()
+            self._closing = True
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.outbox.close()
+        return dict(self.stats)
