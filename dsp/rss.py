@@ -1,0 +1,296 @@
+"""Maximum-likelihood emitter position from received signal strength.
+
+Model of detected reading i for an emitter at (x, y) on floor f (see
+`dsp.propagation`)::
+
+    y_i = P0[g_i] + n l_i(x, y, f) - A f1_i(f) - B f2_i(f) + e_i,
+    l_i = -10 log10 d_i,
+
+with one ``P0`` per group label ``g_i`` (a rack's SIMs share a position but not
+a power), and shadowing ``e`` Gaussian with standard deviation ``sigma`` and
+correlation ``exp(-distance / corr_m)`` between readings (Gudmundson).  Along a
+walk this is an AR(1) process in the distance walked, so the residuals are
+whitened with the bidiagonal transform
+
+    e~_0 = e_0,   e~_i = (e_i - rho_i e_{i-1}) / sqrt(1 - rho_i^2),
+    rho_i = exp(-|p_i - p_{i-1}| / corr_m),
+
+after which they are independent.  For fixed (x, y, f) the model is linear in
+theta = (P0..., A, B, n), so theta has the closed form of weighted least
+squares and the profiled log-likelihood on a grid of candidate positions is
+
+    L(x, y, f) = -RSS(x, y, f) / (2 sigma^2) + sum_c w_c log Phi((nf_c - mu_c) / sigma),
+
+the second sum over the non-detections, each saying the power was below its
+noise floor ``nf_c`` (censoring; ``w_c`` is the effective-sample-size share of
+a non-detection in a correlated run).  Outliers (a co-channel phone, a wrong
+detection) get Student-t weights, computed from the residuals of a first fit
+(one IRLS step on the grid; the refinement minimises the Student-t loss
+itself).  The grid maximum starts `scipy.optimize.least_squares` over
+(x, y, theta); its Jacobian gives the covariance.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special
+
+from dsp import propagation
+
+#: Degrees of freedom of the Student-t loss: heavy enough tails for a co-channel phone.
+STUDENT_NU = 4.0
+#: Physically plausible path-loss exponents (free space 2 to deep indoor 6; a little margin).
+N_BOUNDS = (1.5, 6.5)
+#: Candidate correlation distances (m) tried when the data must tell it.
+CORR_CANDIDATES_M = np.concatenate([[0.0], np.geomspace(0.5, 200.0, 28)])
+#: Smallest shadowing sigma used (dB): keeps the posterior finite on noise-free data.
+MIN_SIGMA_DB = 1e-3
+_RIDGE = 1e-9
+_CHUNK_ELEMS = 2_000_000
+
+
+@dataclass
+class Readings:
+    """Validated readings of one estimate, in walk order.
+
+    ``rssi_dbm`` NaN marks a non-detection; ``floor`` NaN marks no floor;
+    ``group`` indexes the P0 of each reading (0..n_groups-1).
+    """
+
+    x_m: np.ndarray
+    y_m: np.ndarray
+    z_m: np.ndarray
+    floor: np.ndarray
+    rssi_dbm: np.ndarray
+    noise_floor_dbm: np.ndarray
+    group: np.ndarray
+    n_groups: int
+
+    @property
+    def detected(self):
+        return np.isfinite(self.rssi_dbm)
+
+    def subset(self, mask):
+        return Readings(self.x_m[mask], self.y_m[mask], self.z_m[mask], self.floor[mask],
+                        self.rssi_dbm[mask], self.noise_floor_dbm[mask], self.group[mask],
+                        self.n_groups)
+
+
+def ar1_rho(x_m, y_m, corr_m):
+    """Correlation of each reading with the previous one, exp(-step / corr_m); rho_0 = 0."""
+    rho = np.zeros(len(x_m))
+    if corr_m and corr_m > 0 and len(x_m) > 1:
+        step = np.hypot(np.diff(x_m), np.diff(y_m))
+        rho[1:] = np.exp(-step / corr_m)
+    # rho -> 1 (two readings at one spot) would divide by zero: they carry one reading's worth.
+    return np.minimum(rho, 0.999)
+
+
+def whiten(a, rho):
+    """Apply the AR(1) whitening along the last axis (see module docstring)."""
+    a = np.asarray(a, dtype=float)
+    out = a.copy()
+    s = np.sqrt(1.0 - rho[1:] ** 2)
+    out[..., 1:] = (a[..., 1:] - rho[1:] * a[..., :-1]) / s
+    return out
+
+
+def effective_share(x_m, y_m, corr_m):
+    """Share (0..1] of an independent reading carried by each reading of a correlated run.
+
+    An AR(1) sequence of N readings with correlation rho carries about
+    N (1 - rho) / (1 + rho) independent readings' worth of information.
+    """
+    rho = ar1_rho(x_m, y_m, corr_m)
+    if len(rho) > 1:
+        # A reading is as redundant as its closer neighbour makes it.
+        rho = np.maximum(rho, np.append(rho[1:], 0.0))
+    return (1.0 - rho) / (1.0 + rho)
+
+
+def student_psi(r):
+    """Residual whose square is the Student-t loss: sign(r) sqrt(nu log(1 + r^2 / nu))."""
+    return np.sign(r) * np.sqrt(STUDENT_NU * np.log1p(r * r / STUDENT_NU))
+
+
+def student_weights(r):
+    """IRLS weights of the Student-t loss for standardised residuals r."""
+    return (STUDENT_NU + 1.0) / (STUDENT_NU + r * r)
+
+
+def robust_sigma(r):
+    """Scale of residuals from their median absolute deviation (Gaussian-consistent)."""
+    return 1.4826 * float(np.median(np.abs(r - np.median(r)))) if len(r) else 0.0
+
+
+def fit_corr_m(x_m, y_m, resid_db, sigma_db):
+    """Correlation distance (m) maximising the AR(1) likelihood of residuals along the walk.
+
+    Residuals are clipped at 3 sigma first so that outliers do not pass for
+    decorrelation.  Returns 0.0 when independence fits best.
+    """
+    r = np.clip(resid_db, -3.0 * sigma_db, 3.0 * sigma_db)
+    n = len(r)
+    if n < 8:
+        return 0.0
+    best, best_ll = 0.0, -np.inf
+    for corr_m in CORR_CANDIDATES_M:
+        rho = ar1_rho(x_m, y_m, corr_m)
+        e = whiten(r, rho)
+        # Gaussian AR(1) log-likelihood with the variance profiled out.
+        ll = -0.5 * n * np.log(np.mean(e * e) + 1e-300) + np.sum(np.log(np.sqrt(1.0 - rho[1:] ** 2)))
+        if ll > best_ll:
+            best, best_ll = float(corr_m), ll
+    return best
+
+
+@dataclass
+class Model:
+    """Everything about the likelihood that does not depend on (x, y, f)."""
+
+    readings: Readings
+    sigma_db: float
+    corr_m: float
+    weights: np.ndarray  # robust weight of each whitened detected row
+    use_floor_coefs: bool
+    n_bounds: tuple = N_BOUNDS
+
+    @property
+    def n_theta(self):
+        return self.readings.n_groups + (propagation.N_FLOOR_COEFS if self.use_floor_coefs else 0) + 1
+
+    def fixed_columns(self, rd, tx_floor):
+        """Columns of theta other than n: group intercepts, then minus the floor regressors."""
+        cols = [np.eye(rd.n_groups)[rd.group]]
+        if self.use_floor_coefs:
+            cols.append(-propagation.floor_columns(rd.floor, tx_floor))
+        return np.hstack(cols)
+
+
+def _grid_chunks(n_cells, n_readings):
+    step = max(1, _CHUNK_ELEMS // max(n_readings, 1))
+    return [slice(i, min(i + step, n_cells)) for i in range(0, n_cells, step)]
+
+
+def profile_grid(model, cell_x_m, cell_y_m, tx_floor, tx_z_m):
+    """Profiled log-likelihood of each candidate cell for an emitter on ``tx_floor``.
+
+    Returns
+    -------
+    loglik : ndarray, shape (n_cells,)
+    theta : ndarray, shape (n_cells, n_theta)
+        Closed-form (P0..., A, B, n) per cell, with n held inside ``model.n_bounds``.
+    """
+    rd_all = model.readings
+    det = rd_all.detected
+    rd, rc = rd_all.subset(det), rd_all.subset(~det)
+    sigma = max(model.sigma_db, MIN_SIGMA_DB)
+    rho = ar1_rho(rd.x_m, rd.y_m, model.corr_m)
+    sw = np.sqrt(model.weights)
+
+    F = whiten(model.fixed_columns(rd, tx_floor).T, rho).T * sw[:, None]
+    yw = whiten(rd.rssi_dbm, rho) * sw
+    q = F.shape[1]
+    gff = F.T @ F + _RIDGE * np.eye(q) * max(1.0, np.trace(F.T @ F))
+    fy, yy = F.T @ yw, float(yw @ yw)
+    gff_inv = np.linalg.inv(gff)
+    n_lo, n_hi = model.n_bounds
+
+    n_cells = len(cell_x_m)
+    loglik = np.empty(n_cells)
+    theta = np.empty((n_cells, q + 1))
+    for sl in _grid_chunks(n_cells, len(rd.x_m) + len(rc.x_m)):
+        cx, cy = cell_x_m[sl, None], cell_y_m[sl, None]
+        lw = whiten(propagation.distance_term(
+            propagation.distance_m(rd.x_m, rd.y_m, rd.z_m, cx, cy, tx_z_m)), rho) * sw
+        lf, ll, ly = lw @ F, np.einsum("ij,ij->i", lw, lw), lw @ yw
+        # Normal equations of (fixed columns, l) per cell, solved in one batch.
+        gram = np.empty((len(ll), q + 1, q + 1))
+        gram[:, :q, :q] = gff
+        gram[:, :q, q] = gram[:, q, :q] = lf
+        gram[:, q, q] = ll + _RIDGE * np.maximum(ll, 1.0)
+        rhs = np.concatenate([np.broadcast_to(fy, (len(ll), q)), ly[:, None]], axis=1)
+        th = np.linalg.solve(gram, rhs[..., None])[..., 0]
+        rss = yy - np.einsum("ij,ij->i", rhs, th)
+        # Where the free exponent leaves its plausible range, hold it at the bound.
+        out = (th[:, q] < n_lo) | (th[:, q] > n_hi)
+        if np.any(out):
+            nb = np.clip(th[out, q], n_lo, n_hi)
+            rest_rhs = fy[None, :] - nb[:, None] * lf[out]
+            rest = rest_rhs @ gff_inv
+            yy_b = yy - 2.0 * nb * ly[out] + nb * nb * ll[out]
+            rss[out] = yy_b - np.einsum("ij,ij->i", rest_rhs, rest)
+            th[out, :q], th[out, q] = rest, nb
+        ll_cell = -0.5 * np.maximum(rss, 0.0) / sigma**2
+        if len(rc.x_m):
+            ll_cell += censored_loglik(model, rc, cx, cy, tx_floor, tx_z_m, th, sigma)
+        loglik[sl], theta[sl] = ll_cell, th
+    return loglik, theta
+
+
+def censored_share(model):
+    """Weight of each non-detection: its effective share in a correlated run."""
+    rd = model.readings
+    share = effective_share(rd.x_m, rd.y_m, model.corr_m)
+    return share[~rd.detected]
+
+
+def censored_loglik(model, rc, cx, cy, tx_floor, tx_z_m, theta, sigma):
+    l = propagation.distance_term(propagation.distance_m(rc.x_m, rc.y_m, rc.z_m, cx, cy, tx_z_m))
+    mu = theta[:, :-1] @ model.fixed_columns(rc, tx_floor).T + theta[:, -1:] * l
+    c = -2.0 * special.log_ndtr((rc.noise_floor_dbm - mu) / sigma)
+    # The Student-t cap keeps one missed detection next to the emitter from vetoing it.
+    return -0.5 * (student_psi(np.sqrt(c)) ** 2) @ censored_share(model)
+
+
+def residuals(model, params, tx_floor, tx_z_m, robust=True):
+    """Standardised residual vector of (x, y, theta) for `scipy.optimize.least_squares`.
+
+    Detected readings give whitened residuals / sigma; non-detections give
+    sqrt(-2 log Phi(z)) times the square root of their share, so that the sum
+    of squares is -2 log-likelihood.  With ``robust`` each is passed through
+    `student_psi`.
+    """
+    rd_all = model.readings
+    det = rd_all.detected
+    rd, rc = rd_all.subset(det), rd_all.subset(~det)
+    sigma = max(model.sigma_db, MIN_SIGMA_DB)
+    x, y, th = params[0], params[1], params[2:]
+    mu = model.fixed_columns(rd, tx_floor) @ th[:-1] + th[-1] * propagation.distance_term(
+        propagation.distance_m(rd.x_m, rd.y_m, rd.z_m, x, y, tx_z_m))
+    r = whiten(rd.rssi_dbm - mu, ar1_rho(rd.x_m, rd.y_m, model.corr_m)) / sigma
+    parts = [student_psi(r) if robust else r]
+    if len(rc.x_m):
+        mu_c = model.fixed_columns(rc, tx_floor) @ th[:-1] + th[-1] * propagation.distance_term(
+            propagation.distance_m(rc.x_m, rc.y_m, rc.z_m, x, y, tx_z_m))
+        c = np.sqrt(-2.0 * special.log_ndtr((rc.noise_floor_dbm - mu_c) / sigma))
+        parts.append((student_psi(c) if robust else c) * np.sqrt(censored_share(model)))
+    return np.concatenate(parts)
+
+
+def refine(model, start, tx_floor, tx_z_m, extra=None, robust=True):
+    """Continuous ML from a grid start; returns (params, covariance of params).
+
+    ``extra(params) -> residuals`` appends further independent evidence
+    (bearings).  The covariance is the inverse Fisher information J^T J of the
+    standardised residuals at the solution.
+    """
+    n_groups = model.readings.n_groups
+    lo = np.full(len(start), -np.inf)
+    hi = np.full(len(start), np.inf)
+    lo[-1], hi[-1] = model.n_bounds
+    if model.use_floor_coefs:
+        # A slab attenuates; it never amplifies.
+        lo[2 + n_groups:2 + n_groups + propagation.N_FLOOR_COEFS] = 0.0
+    start = np.clip(start, lo, hi)
+
+    def fun(p, rob=robust):
+        r = residuals(model, p, tx_floor, tx_z_m, robust=rob)
+        return r if extra is None else np.concatenate([r, extra(p, rob)])
+
+    res = optimize.least_squares(fun, start, bounds=(lo, hi), method="trf", x_scale="jac",
+                                 xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=400)
+    jac = res.jac
+    info = jac.T @ jac
+    cov = np.linalg.pinv(info)
+    return res.x, cov
