@@ -12,7 +12,7 @@ from pathlib import Path
 
 from host.ops.envelope import MalformedPayload
 from host.ops.topics import META_KIND
-from host.session import SessionError, SessionReader, SessionWriter
+from host.session import SessionError, SessionReader, SessionWriter, mask_tasking
 
 
 class _Appender(SessionWriter):
@@ -107,9 +107,12 @@ class Archive:
                     or not (tasking is None or isinstance(tasking, dict)):
                 raise MalformedPayload("meta message without a matching meta dict or tasking")
             try:
-                self._session(env, meta).apply_meta(meta, tasking)
+                # Masking checks every IMSI: a bad one rejects the message before
+                # any archive file is made for it.
+                tasking = None if tasking is None else mask_tasking(tasking)
             except (ValueError, TypeError, AttributeError) as exc:
-                raise MalformedPayload(f"unusable meta or tasking ({exc})") from None
+                raise MalformedPayload(f"unusable tasking ({exc})") from None
+            self._session(env, meta).apply_meta(meta, tasking)
             return True
         rec = dict(env.record)
         if rec.pop("id", None) != env.record_id or rec.get("kind") != env.kind:

@@ -62,10 +62,10 @@ def encode(team, session_id, record_id, kind, record, sent_s):
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
-def _require(body, key, types):
+def _require(body, key, types, what):
     value = body.get(key)
     if isinstance(value, bool) or not isinstance(value, types):
-        raise MalformedPayload(f"field {key!r} missing or not {types}")
+        raise MalformedPayload(f"field {key!r} missing or not {what}")
     return value
 
 
@@ -94,16 +94,16 @@ def decode(topic, payload):
     except ValueError as exc:
         raise MalformedPayload(str(exc)) from None
     try:
-        body = json.loads(payload)
+        body = json.loads(bytes(payload).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedPayload(f"payload is not JSON ({exc})") from None
+        raise MalformedPayload(f"payload is not UTF-8 JSON ({exc})") from None
     if not isinstance(body, dict):
         raise MalformedPayload("payload is not a JSON object")
     if body.get("v") != VERSION:
         raise MalformedPayload(f"payload version {body.get('v')!r} is not {VERSION}")
-    record_id = _require(body, "record_id", int)
-    sent_s = _require(body, "sent_s", (int, float))
-    record = _require(body, "record", dict)
+    record_id = _require(body, "record_id", int, "an integer")
+    sent_s = _require(body, "sent_s", (int, float), "a number")
+    record = _require(body, "record", dict, "an object")
     for key, expected in (("team", team), ("session_id", session_id), ("kind", kind)):
         if body.get(key) != expected:
             raise MalformedPayload(f"field {key!r}={body.get(key)!r} disagrees with topic {topic!r}")
