@@ -1,10 +1,14 @@
 """Summaries of a 2-D Gaussian position error: the 95 % ellipse and CEP50."""
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
-#: chi-square quantile of 2 degrees of freedom at 95 %: -2 ln(0.05).
-CHI2_2DOF_95 = float(stats.chi2.ppf(0.95, 2))
+
+
+def chi2_2dof_quantile(prob):
+    """Quantile of the chi-square of 2 degrees of freedom: -2 ln(1 - prob) (closed form)."""
+    return -2.0 * np.log1p(-prob)
+
 
 # Gauss-Legendre nodes on t in (-pi/2, pi/2).
 _GL_T, _GL_W = np.polynomial.legendre.leggauss(96)
@@ -27,7 +31,7 @@ def error_ellipse(cov_m2, prob=0.95):
     (4.895, 90.0)
     """
     cov = np.asarray(cov_m2, dtype=float)
-    k2 = float(stats.chi2.ppf(prob, 2))
+    k2 = chi2_2dof_quantile(prob)
     lam, vec = np.linalg.eigh(cov)
     lam = np.clip(lam, 0.0, None)
     east, north = vec[0, 1], vec[1, 1]

@@ -316,11 +316,11 @@ class LiveLocator:
         self.sigma_db = float(sigma_db)
         self.noise_floor_dbm = noise_floor_dbm
         self.n_bounds = n_bounds
-        cx, cy = grid.cells()
-        self._cx, self._cy = cx, cy
-        self._sl = np.zeros(cx.shape)
-        self._sll = np.zeros(cx.shape)
-        self._sly = np.zeros(cx.shape)
+        self._cx, self._cy = grid.cells()
+        # |c - p|^2 = |c|^2 - 2 c.p + |p|^2: one multiply-add per axis per reading.
+        self._c2 = self._cx**2 + self._cy**2
+        self._sl, self._sll, self._sly = (np.zeros(self._cx.shape) for _ in range(3))
+        self._buf, self._buf2 = np.empty(self._cx.shape), np.empty(self._cx.shape)
         self._s1 = self._sy = self._syy = 0.0
         self._rows = []
         self._tx_z = _tx_z(None)
@@ -331,15 +331,23 @@ class LiveLocator:
         if z_m is None:
             z_m = float(propagation.floor_height_m(0 if floor is None else floor,
                                                    propagation.RX_ABOVE_FLOOR_M))
-        self._rows.append((float(x_m), float(y_m), p, np.nan if floor is None else float(floor),
-                           float(z_m)))
+        x_m, y_m = float(x_m), float(y_m)
+        self._rows.append((x_m, y_m, p, np.nan if floor is None else float(floor), float(z_m)))
         if np.isnan(p):
             return
-        l = propagation.distance_term(propagation.distance_m(x_m, y_m, z_m, self._cx, self._cy,
-                                                             self._tx_z))
+        l, tmp = self._buf, self._buf2
+        np.multiply(self._cx, -2.0 * x_m, out=l)
+        np.multiply(self._cy, -2.0 * y_m, out=tmp)
+        l += tmp
+        l += self._c2
+        l += x_m * x_m + y_m * y_m + (z_m - self._tx_z) ** 2
+        # l = -10 log10 max(d, d_min) = -5 log10 max(d^2, d_min^2)
+        np.maximum(l, propagation.MIN_DISTANCE_M**2, out=l)
+        np.log10(l, out=l)
+        l *= -5.0
         self._sl += l
-        self._sll += l * l
-        self._sly += l * p
+        self._sly += np.multiply(l, p, out=tmp)
+        self._sll += np.multiply(l, l, out=tmp)
         self._s1 += 1.0
         self._sy += p
         self._syy += p * p
@@ -348,23 +356,34 @@ class LiveLocator:
         return len(self._rows)
 
     def loglik(self):
-        """Log-likelihood of each cell (flattened), up to a constant."""
-        s1, sy, syy, sl, sll, sly = self._s1, self._sy, self._syy, self._sl, self._sll, self._sly
+        """Log-likelihood of each cell (flattened), up to a constant.
+
+        With ``A = Sll - Sl^2/S1``, ``B = Sly - Sl Sy/S1``, ``C = Syy - Sy^2/S1``:
+        ``n = B / A`` (held within ``n_bounds``) and ``RSS = C - 2 n B + n^2 A``.
+        """
+        s1, sy, syy = self._s1, self._sy, self._syy
         if s1 < 3:
             return np.zeros(self._cx.shape)
-        det = s1 * sll - sl * sl
-        n = np.clip((s1 * sly - sl * sy) / np.where(det > 0, det, np.inf), *self.n_bounds)
-        p0 = (sy - n * sl) / s1
-        rss_db2 = syy - 2 * p0 * sy - 2 * n * sly + p0 * p0 * s1 + 2 * p0 * n * sl + n * n * sll
-        ll = -0.5 * np.maximum(rss_db2, 0.0) / self.sigma_db**2
+        a = self._sll - self._sl * self._sl / s1
+        b = self._sly - self._sl * (sy / s1)
+        n = np.divide(b, a, out=np.full(a.shape, self.n_bounds[0]), where=a > 0)
+        np.clip(n, *self.n_bounds, out=n)
+        a *= n
+        a -= 2.0 * b
+        a *= n
+        a += syy - sy * sy / s1
+        np.maximum(a, 0.0, out=a)
+        ll = a
+        ll *= -0.5 / self.sigma_db**2
         cens = [r for r in self._rows if np.isnan(r[2])]
         if cens and self.noise_floor_dbm is not None:
+            p0 = (sy - n * self._sl) / s1
             c = np.array(cens)
             rc = rss.Readings(c[:, 0], c[:, 1], c[:, 4], c[:, 3], c[:, 2],
                               np.full(len(c), float(self.noise_floor_dbm)), np.zeros(len(c), int), 1)
             model = rss.Model(rc, self.sigma_db, 0.0, np.ones(0), False)
             ll = ll + rss.censored_loglik(model, rc, self._cx[:, None], self._cy[:, None], None,
-                                           self._tx_z, np.column_stack([p0, n]), self.sigma_db)
+                                          self._tx_z, np.column_stack([p0, n]), self.sigma_db)
         return ll
 
     def posterior(self):

@@ -1,0 +1,177 @@
+"""rfhound locate: where each target (and each rack of targets) is, from a measurement CSV."""
+
+import json
+import sys
+
+from host.errors import UserError
+
+NAME = "locate"
+HELP = "estimate each target's position, floor and 95 % ellipse from a measurement CSV"
+
+#: Readings of one rotation scan stay within this distance of its first reading (m).
+SCAN_RADIUS_M = 5.0
+#: Fewest samples that make a rotation scan.
+SCAN_MIN_SAMPLES = 4
+
+
+def add_arguments(parser):
+    parser.add_argument("file", metavar="FILE.csv", help="measurement CSV (docs/formats.md)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--noise-floor-dbm", type=float, default=None,
+                        help="detection threshold for the empty-rssi (not detected) rows; "
+                             "default: each target's weakest detection")
+    parser.add_argument("--freq-hz", type=float, default=None,
+                        help="frequency for multi-frequency antenna patterns of rotation scans "
+                             "(default: the middle of the pattern's table)")
+
+
+def _scans(rows, x, y):
+    """Split the directional rows of one target into rotation scans (index arrays)."""
+    import numpy as np
+    scans, current = [], []
+    for i in rows:
+        if current and np.hypot(x[i] - x[current[0]], y[i] - y[current[0]]) > SCAN_RADIUS_M:
+            scans.append(current)
+            current = []
+        current.append(i)
+    if current:
+        scans.append(current)
+    return [np.array(s) for s in scans if len(s) >= SCAN_MIN_SAMPLES]
+
+
+def _bearings(idx, data, x, y, freq_hz, warn, label):
+    """Bearings (x, y, bearing_deg, sigma_deg) from the target's rotation scans, or None."""
+    import numpy as np
+
+    from dsp.antenna import load_pattern
+    from dsp.bearing import scan_bearing
+    out = []
+    for scan in _scans(idx, x, y):
+        antenna = data["antenna"][scan[0]] if "antenna" in data else ""
+        try:
+            pattern = load_pattern(antenna) if antenna else load_pattern()
+            if freq_hz is None and len(pattern.freq_hz) > 1:
+                pattern = pattern.at(pattern.freq_hz[len(pattern.freq_hz) // 2])
+            elif freq_hz is not None:
+                pattern = pattern.at(freq_hz)
+            bearing, props = scan_bearing(data["heading_deg"][scan], data["rssi_dbm"][scan], pattern)
+        except (ValueError, OSError) as exc:
+            raise UserError(f"line {data['line'][scan[0]]}: rotation scan of {label}: {exc}") from None
+        if props["rejected"] or props["ambiguous"] or not np.isfinite(props["sigma_deg"]):
+            warn(f"{label}: rotation scan at line {data['line'][scan[0]]} not used "
+                 f"({props['rejected'] or 'front/back ambiguous'})")
+            continue
+        out.append((x[scan].mean(), y[scan].mean(), bearing, max(props["sigma_deg"], 0.5)))
+    if not out:
+        return None
+    return tuple(np.array(col) for col in zip(*out))
+
+
+def _report(est, to_output):
+    out = to_output(est.x_m, est.y_m)
+    out.update({
+        "floor": est.floor,
+        "ellipse": {k: round(v, 2) for k, v in est.ellipse.items()},
+        "cep50_m": round(est.cep50_m, 2),
+        "n_used": int(est.n_used),
+    })
+    return out
+
+
+def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
+    """The JSON-ready result of ``rfhound locate`` for one CSV file."""
+    import numpy as np
+
+    from dsp import geo, groups, locate
+    from host.meascsv import read_measurements
+    warn = warn or (lambda text: None)
+    data = read_measurements(path)
+    n = len(data["line"])
+    if n == 0:
+        raise UserError(f"{path}: no measurements after the header")
+    wgs84 = "lat_deg" in data
+    if wgs84:
+        lat0, lon0 = geo.origin_of(data["lat_deg"], data["lon_deg"])
+        x, y, _ = geo.enu_from_lla(data["lat_deg"], data["lon_deg"], 0.0, lat0, lon0, 0.0)
+
+        def to_output(e, nn):
+            lat, lon, _ = geo.lla_from_enu(e, nn, 0.0, lat0, lon0, 0.0)
+            return {"lat_deg": round(float(lat), 7), "lon_deg": round(float(lon), 7)}
+    else:
+        x, y = data["x_m"], data["y_m"]
+
+        def to_output(e, nn):
+            return {"x_m": round(float(e), 2), "y_m": round(float(nn), 2)}
+
+    floor = data.get("floor")
+    directional = np.isfinite(data["heading_deg"]) if "heading_deg" in data else np.zeros(n, bool)
+    labels = list(dict.fromkeys(data["target"]))
+    parts, results, located = {}, [], []
+    for label in labels:
+        mine = np.flatnonzero(data["target"] == label)
+        mine = mine[np.argsort(data["time_s"][mine], kind="stable")]
+        omni = mine[~directional[mine]]
+        detected = omni[np.isfinite(data["rssi_dbm"][omni])]
+        scan_rows = mine[directional[mine] & np.isfinite(data["rssi_dbm"][mine])]
+        brg = _bearings(scan_rows, data, x, y, freq_hz, warn, label) if len(scan_rows) else None
+        nf = noise_floor_dbm
+        if nf is None and len(detected):
+            nf = float(data["rssi_dbm"][detected].min())
+        fl = floor[omni] if floor is not None and np.any(np.isfinite(floor[omni])) else None
+        part = {"x_m": x[omni], "y_m": y[omni], "rssi_dbm": data["rssi_dbm"][omni],
+                "floor": fl, "time_s": data["time_s"][omni]}
+        try:
+            est = locate.estimate_position(part["x_m"], part["y_m"], part["rssi_dbm"], floor=fl,
+                                           noise_floor_dbm=nf, bearings=brg)
+        except ValueError as exc:
+            warn(f"target {label} not located: {exc}")
+            continue
+        parts[label] = (part, nf)
+        results.append({"target": label, **_report(est, to_output)})
+        located.append((label, est))
+
+    if not located:
+        raise UserError(f"{path}: no target has enough readings to locate (each needs at least "
+                        f"4 detections or 2 rotation scans)")
+    out_groups = []
+    members = groups.coincident_groups([[e.x_m, e.y_m] for _, e in located],
+                                       [e.cov_m2 for _, e in located])
+    for member in members:
+        names = [located[i][0] for i in member if located[i][0] in parts]
+        part_list = [parts[name][0] for name in names]
+        if any(p["floor"] is None for p in part_list):
+            part_list = [dict(p, floor=None) for p in part_list]
+        nf = min(parts[name][1] for name in names if parts[name][1] is not None)
+        try:
+            est = groups.joint_estimate(part_list, noise_floor_dbm=nf)
+        except ValueError as exc:
+            warn(f"group {', '.join(names)} not estimated jointly: {exc}")
+            continue
+        out_groups.append({"targets": names, **_report(est, to_output)})
+    return {"targets": results, "groups": out_groups}
+
+
+def _table(result):
+    first = (result["targets"] or [{}])[0]
+    pos = ("lat_deg", "lon_deg") if "lat_deg" in first else ("x_m", "y_m")
+    head = ["target", *pos, "floor", "major_m", "minor_m", "orient_deg", "cep50_m", "n_used"]
+    lines = []
+    for kind, rows in (("target", result["targets"]), ("group", result["groups"])):
+        for r in rows:
+            name = r["target"] if kind == "target" else "+".join(r["targets"])
+            e = r["ellipse"]
+            lines.append([name, *(str(r[p]) for p in pos), "-" if r["floor"] is None else str(r["floor"]),
+                          f"{e['semi_major_m']:.1f}", f"{e['semi_minor_m']:.1f}",
+                          f"{e['orientation_deg']:.0f}", f"{r['cep50_m']:.1f}", str(r["n_used"])])
+    widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head)] + [fmt.format(*l) for l in lines])
+
+
+def run(args):
+    def warn(text):
+        print(f"rfhound locate: {text}", file=sys.stderr)
+    result = locate_file(args.file, noise_floor_dbm=args.noise_floor_dbm, freq_hz=args.freq_hz,
+                         warn=warn)
+    print(json.dumps(result, indent=2) if args.json else _table(result))
+    return 0

@@ -1,0 +1,156 @@
+"""The measurement CSV of docs/formats.md: strict reader, and the writer the exporter uses.
+
+One measurement per row, columns in any order, unknown columns ignored.  The
+reader checks every cell before returning anything: one malformed row rejects
+the whole file with a `host.errors.UserError` naming the file, the line and
+the column.
+"""
+
+import csv
+import math
+
+import numpy as np
+
+from host.errors import UserError
+
+#: Columns the reader understands, in the order the writer puts them.
+COLUMNS = ("time_s", "target", "rssi_dbm", "x_m", "y_m", "lat_deg", "lon_deg", "alt_m", "floor",
+           "heading_deg", "antenna")
+REQUIRED = ("time_s", "target", "rssi_dbm")
+POSITION_PAIRS = (("x_m", "y_m"), ("lat_deg", "lon_deg"))
+
+
+def _number(text, lo=-math.inf, hi=math.inf):
+    value = float(text)
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ValueError
+    return value
+
+
+def _integer(text):
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError
+    return int(value)
+
+
+# column -> (parser, allowed empty, what a good value looks like)
+_CELLS = {
+    "time_s": (_number, False, "a number of seconds"),
+    "target": (str, False, "a non-empty target label"),
+    "rssi_dbm": (lambda t: _number(t, -200.0, 50.0), True,
+                 "a power in dBm between -200 and 50, or empty for 'not detected'"),
+    "x_m": (_number, False, "a finite number of metres east"),
+    "y_m": (_number, False, "a finite number of metres north"),
+    "lat_deg": (lambda t: _number(t, -90.0, 90.0), False, "a latitude in degrees, -90..90"),
+    "lon_deg": (lambda t: _number(t, -180.0, 180.0), False, "a longitude in degrees, -180..180"),
+    "alt_m": (_number, True, "an altitude in metres, or empty"),
+    "floor": (_integer, True, "a whole floor number (0 = street), or empty"),
+    "heading_deg": (lambda t: _number(t, 0.0, 360.0), True,
+                    "a heading in degrees 0..360 clockwise from true north, or empty for omni"),
+    "antenna": (str, True, "an antenna pattern id"),
+}
+_EMPTY = {"rssi_dbm": math.nan, "alt_m": math.nan, "floor": math.nan, "heading_deg": math.nan,
+          "antenna": ""}
+_TEXT = ("target", "antenna")
+
+
+def read_measurements(path):
+    """Read and validate a measurement CSV.
+
+    Returns
+    -------
+    dict of str -> ndarray
+        One array per known column present in the header (``target`` and
+        ``antenna`` as str arrays; the rest float, NaN where a cell may be and
+        is empty: ``rssi_dbm`` NaN = not detected, ``floor`` NaN = unknown),
+        plus ``line``: the file line of each row.
+
+    Raises
+    ------
+    host.errors.UserError
+        For a file that cannot be read or any malformed row.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return _parse(path, csv.reader(fh))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the measurement file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text; export the measurements as a UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise UserError(f"{path}: malformed CSV ({exc})") from None
+
+
+def _parse(path, reader):
+    header = next(reader, None)
+    if not header:
+        raise UserError(f"{path}:1: empty file; the first line must be the CSV header "
+                        f"(time_s,target,rssi_dbm,x_m,y_m ...)")
+    names = [h.strip() for h in header]
+    for i, name in enumerate(names):
+        if name and name in names[:i]:
+            raise UserError(f"{path}:1: column '{name}' appears twice in the header")
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise UserError(f"{path}:1: header lacks column '{missing[0]}' (see docs/formats.md)")
+    pairs = [p for p in POSITION_PAIRS if all(c in names for c in p)]
+    if not pairs:
+        raise UserError(f"{path}:1: header needs a position: columns x_m,y_m or lat_deg,lon_deg")
+    for a, b in POSITION_PAIRS:
+        if (a in names) != (b in names):
+            have, lack = (a, b) if a in names else (b, a)
+            raise UserError(f"{path}:1: column '{have}' without '{lack}'; give both or neither")
+    index = {name: names.index(name) for name in COLUMNS if name in names}
+    values = {name: [] for name in index}
+    lines = []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        line = reader.line_num
+        if len(row) != len(names):
+            raise UserError(f"{path}:{line}: {len(row)} fields where the header has {len(names)}; "
+                            f"check for a stray or missing comma")
+        for name, i in index.items():
+            parse, may_be_empty, expect = _CELLS[name]
+            text = row[i].strip()
+            if not text:
+                if not may_be_empty:
+                    raise UserError(f"{path}:{line}: column {name} is empty; it needs {expect}")
+                values[name].append(_EMPTY[name])
+                continue
+            try:
+                values[name].append(parse(text))
+            except ValueError:
+                raise UserError(f"{path}:{line}: column {name}: '{text}' is not {expect}") from None
+        lines.append(line)
+    out = {name: np.array(v, dtype=str if name in _TEXT else float) for name, v in values.items()}
+    out["line"] = np.array(lines, dtype=int)
+    return out
+
+
+def _format(value):
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else repr(float(value))
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError("a measurement cell cannot be a bool")
+    return str(value)
+
+
+def write_measurements(path, rows):
+    """Write measurement dicts (keys = column names) as the CSV of docs/formats.md.
+
+    Known columns come first in their documented order, then any others
+    sorted; None and NaN become empty cells; floats are written exactly
+    (shortest round-trip form).
+    """
+    rows = list(rows)
+    keys = set().union(*(r.keys() for r in rows)) if rows else set(REQUIRED + POSITION_PAIRS[0])
+    columns = [c for c in COLUMNS if c in keys] + sorted(keys.difference(COLUMNS))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow([_format(r.get(c)) for c in columns])
