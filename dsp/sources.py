@@ -1,0 +1,254 @@
+"""IQ sources: SigMF recordings (read and write) and a live SoapySDR receiver.
+
+SigMF (PyPI ``sigmf``) is the standard container for IQ recordings: a JSON
+``.sigmf-meta`` beside a raw ``.sigmf-data`` file.  Recordings written here are
+``cf32_le`` with the sample rate, the tuned frequency and the receiver gain
+(capture field ``rfhound:gain_db``, declared as an optional extension).
+
+SoapySDR is optional: its Python bindings come from Debian's
+``python3-soapysdr``, not from PyPI, so :class:`SoapySource` imports them only
+when opened and says what to install when they are missing.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+_GAIN_KEY = "rfhound:gain_db"
+_EXTENSION = {"name": "rfhound", "version": "0.1.0", "optional": True}
+
+
+class SourceError(Exception):
+    """An IQ source cannot be opened or read; the message says what to do."""
+
+
+def _meta_path(path):
+    p = Path(path)
+    name = p.name
+    for ext in (".sigmf-meta", ".sigmf-data"):
+        if name.endswith(ext):
+            return p.with_name(name[: -len(ext)] + ".sigmf-meta")
+    if name.endswith(".sigmf"):
+        return p
+    return p.with_name(name + ".sigmf-meta")
+
+
+def write_sigmf(path, iq, fs, center_hz, *, gain_db=None, description=None, datetime_iso=None):
+    """Write complex IQ as a SigMF recording (cf32_le).
+
+    Parameters
+    ----------
+    path : str or Path
+        Base name; ``.sigmf-meta`` / ``.sigmf-data`` are added (an existing
+        suffix of either is accepted).
+    iq : ndarray of complex
+    fs : float
+        Sample rate, Hz.
+    center_hz : float
+        Tuned centre frequency, Hz.
+    gain_db : float, optional
+        Receiver gain in force (needed to calibrate to dBm later).
+    description : str, optional
+    datetime_iso : str, optional
+        Capture start, ISO 8601 UTC (e.g. ``"2026-11-28T12:00:00Z"``).
+
+    Returns
+    -------
+    Path
+        The ``.sigmf-meta`` path.
+    """
+    from sigmf import SigMFFile
+
+    arr = np.asarray(iq)
+    if arr.dtype.kind != "c" or arr.ndim != 1 or arr.size == 0:
+        raise ValueError("iq must be a non-empty 1-D complex array")
+    meta_path = _meta_path(path)
+    base = meta_path.with_name(meta_path.name[: -len(".sigmf-meta")])
+    data_path = base.with_name(base.name + ".sigmf-data")
+    arr.astype(np.complex64).tofile(data_path)
+    global_info = {
+        SigMFFile.DATATYPE_KEY: "cf32_le",
+        SigMFFile.SAMPLE_RATE_KEY: float(fs),
+        SigMFFile.RECORDER_KEY: "rfhound",
+    }
+    if description:
+        global_info[SigMFFile.DESCRIPTION_KEY] = str(description)
+    if gain_db is not None:
+        global_info[SigMFFile.EXTENSIONS_KEY] = [_EXTENSION]
+    meta = SigMFFile(data_file=str(data_path), global_info=global_info)
+    capture = {SigMFFile.FREQUENCY_KEY: float(center_hz)}
+    if datetime_iso:
+        capture[SigMFFile.DATETIME_KEY] = datetime_iso
+    if gain_db is not None:
+        capture[_GAIN_KEY] = float(gain_db)
+    meta.add_capture(0, metadata=capture)
+    meta.tofile(str(meta_path), overwrite=True)
+    return meta_path
+
+
+def _open(path):
+    import sigmf
+    from sigmf.error import SigMFError
+
+    meta_path = _meta_path(path)
+    if not meta_path.exists():
+        raise SourceError(f"{path}: no such SigMF recording (looked for {meta_path})")
+    try:
+        return sigmf.fromfile(str(meta_path), skip_checksum=True)
+    except (SigMFError, ValueError, KeyError, OSError) as exc:
+        raise SourceError(f"{meta_path}: not a readable SigMF recording ({exc})") from None
+
+
+def sigmf_info(path):
+    """Sample rate, centre frequency, gain and length of a SigMF recording.
+
+    Returns
+    -------
+    dict
+        ``fs``, ``center_hz``, ``gain_db`` (None if not recorded),
+        ``n_samples``, ``datatype``, ``meta_path``.
+    """
+    from sigmf import SigMFFile
+
+    rec = _open(path)
+    datatype = rec.get_global_field(SigMFFile.DATATYPE_KEY)
+    if not str(datatype).startswith("c"):
+        raise SourceError(f"{path}: datatype {datatype} is real; rfhound needs complex IQ")
+    if rec.get_num_channels() != 1:
+        raise SourceError(f"{path}: {rec.get_num_channels()} channels; record one channel")
+    fs = rec.get_global_field(SigMFFile.SAMPLE_RATE_KEY)
+    if not fs:
+        raise SourceError(f"{path}: core:sample_rate missing from the metadata")
+    captures = rec.get_captures()
+    center = captures[0].get(SigMFFile.FREQUENCY_KEY) if captures else None
+    if center is None:
+        raise SourceError(f"{path}: core:frequency missing from the first capture")
+    return {
+        "fs": float(fs),
+        "center_hz": float(center),
+        "gain_db": captures[0].get(_GAIN_KEY),
+        "n_samples": int(rec.sample_count),
+        "datatype": datatype,
+        "meta_path": _meta_path(path),
+    }
+
+
+def read_sigmf(path, start=0, count=-1):
+    """Samples of a SigMF recording as complex64 (integer formats scaled to +-1).
+
+    Returns
+    -------
+    iq : ndarray of complex64
+    info : dict
+        As :func:`sigmf_info`.
+    """
+    info = sigmf_info(path)
+    rec = _open(path)
+    try:
+        iq = rec.read_samples(start_index=int(start), count=int(count))
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: cannot read samples ({exc})") from None
+    return np.ascontiguousarray(iq, dtype=np.complex64), info
+
+
+def iter_sigmf(path, chunk_samples=1 << 20):
+    """Yield complex64 chunks of a SigMF recording, in order, without loading it whole."""
+    info = sigmf_info(path)
+    rec = _open(path)
+    for start in range(0, info["n_samples"], int(chunk_samples)):
+        count = min(int(chunk_samples), info["n_samples"] - start)
+        yield np.ascontiguousarray(rec.read_samples(start_index=start, count=count),
+                                   dtype=np.complex64)
+
+
+def parse_soapy_spec(spec):
+    """``"soapy:driver=rtlsdr,serial=0001"`` -> ``{"driver": "rtlsdr", "serial": "0001"}``."""
+    text = str(spec)
+    if not text.startswith("soapy:"):
+        raise SourceError(f"source {spec!r}: expected soapy:key=value,... (e.g. soapy:driver=rtlsdr)")
+    args = {}
+    for item in filter(None, text[len("soapy:"):].split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SourceError(f"source {spec!r}: {item!r} is not key=value")
+        args[key.strip()] = value.strip()
+    return args
+
+
+class SoapySource:
+    """Receive-only live IQ from a SoapySDR device.
+
+    Parameters
+    ----------
+    args : dict or str
+        Device arguments (``{"driver": "rtlsdr"}``) or a ``soapy:...`` spec.
+    center_hz, fs : float
+        Tuned frequency and sample rate, Hz.
+    gain_db : float
+        Overall receive gain.
+    channel : int
+
+    Raises
+    ------
+    SourceError
+        SoapySDR not importable, no matching device, or the device refused.
+    """
+
+    def __init__(self, args, center_hz, fs, gain_db, channel=0):
+        try:
+            import SoapySDR
+        except ImportError:
+            raise SourceError(
+                "SoapySDR Python bindings are not importable: install Debian python3-soapysdr "
+                "plus the module for your radio (e.g. soapysdr-module-rtlsdr) and make them "
+                "visible to this Python (a venv created with --system-site-packages)") from None
+        self._soapy = SoapySDR
+        self.args = parse_soapy_spec(args) if isinstance(args, str) else dict(args)
+        found = SoapySDR.Device.enumerate(self.args)
+        if not found:
+            raise SourceError(
+                f"no SoapySDR device matches {self.args or 'any'}: check the cable and "
+                "'SoapySDRUtil --find'")
+        try:
+            self._dev = SoapySDR.Device(self.args)
+            self._dev.setSampleRate(SoapySDR.SOAPY_SDR_RX, channel, float(fs))
+            self._dev.setFrequency(SoapySDR.SOAPY_SDR_RX, channel, float(center_hz))
+            self._dev.setGain(SoapySDR.SOAPY_SDR_RX, channel, float(gain_db))
+            self._stream = self._dev.setupStream(SoapySDR.SOAPY_SDR_RX, SoapySDR.SOAPY_SDR_CF32,
+                                                 [channel])
+            self._dev.activateStream(self._stream)
+        except (RuntimeError, ValueError) as exc:
+            raise SourceError(f"SoapySDR device {self.args}: {exc}") from None
+        self.fs = float(self._dev.getSampleRate(SoapySDR.SOAPY_SDR_RX, channel))
+        self.center_hz = float(self._dev.getFrequency(SoapySDR.SOAPY_SDR_RX, channel))
+        self.gain_db = float(self._dev.getGain(SoapySDR.SOAPY_SDR_RX, channel))
+
+    def read(self, n, timeout_s=1.0):
+        """Exactly ``n`` complex64 samples (raises SourceError on timeouts/overflows it cannot ride out)."""
+        out = np.empty(int(n), dtype=np.complex64)
+        got = 0
+        failures = 0
+        while got < out.size:
+            sr = self._dev.readStream(self._stream, [out[got:]], out.size - got,
+                                      timeoutUs=int(timeout_s * 1e6))
+            if sr.ret > 0:
+                got += sr.ret
+                continue
+            failures += 1
+            if failures > 10:
+                raise SourceError(f"SoapySDR device {self.args}: readStream returned {sr.ret} "
+                                  "repeatedly (device lost or overflowing)")
+        return out
+
+    def close(self):
+        """Stop and release the stream."""
+        if getattr(self, "_stream", None) is not None:
+            self._dev.deactivateStream(self._stream)
+            self._dev.closeStream(self._stream)
+            self._stream = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
