@@ -1,0 +1,216 @@
+"""The simulated surroundings the virtual handheld's fake chips read.
+
+`Scenario` turns a world and a seed into concrete things: where the rack is,
+which phones share its channels, the shadowing and fading fields, the sensor
+errors.  `SimEnv` answers the virtual handheld's questions (RF power at a
+frequency, heading, position fix, air pressure...) from the scenario and the
+officer's true state, in simulated time kept by a `SimClock`.
+"""
+
+import math
+import threading
+import time
+
+import numpy as np
+import pymap3d
+
+from dsp.antenna import load_pattern
+from host.sim.geometry import polygon_contains
+from host.sim.officer import Officer
+from host.sim.radio import Emitter, FadingField, OnOffSchedule, RadioModel, ShadowingField
+
+#: Standard atmosphere (ICAO): p = p0 (1 - L h / T0)^(g M / R L).
+_BARO_K = 2.25577e-5
+_BARO_EXP = 5.25588
+SEA_LEVEL_PA = 101325.0
+#: Sensor-error series are drawn on this time step and interpolated (s).
+_NOISE_STEP_S = 0.1
+_NOISE_HORIZON_S = 3 * 3600.0
+#: Readings closer than this to a door still see the sky (m).
+_GNSS_DOOR_M = 2.0
+
+
+class SimClock:
+    """Simulated seconds that run ``speed`` times faster than the wall clock, from 0 at start()."""
+
+    def __init__(self, speed=1.0):
+        if not speed > 0:
+            raise ValueError("speed must be positive, got %r" % (speed,))
+        self.speed = float(speed)
+        self._t0 = None
+
+    def start(self):
+        self._t0 = time.monotonic()
+
+    def now_s(self):
+        if self._t0 is None:
+            return 0.0
+        return (time.monotonic() - self._t0) * self.speed
+
+    def sleep_until(self, t_s):
+        """Block until simulated time ``t_s``."""
+        wait = (t_s - self.now_s()) / self.speed
+        if wait > 0:
+            time.sleep(wait)
+
+
+def _gauss_markov(rng, sigma, tau_s, n):
+    """First-order Gauss-Markov series with stationary std ``sigma`` and time constant ``tau_s``."""
+    a = math.exp(-_NOISE_STEP_S / tau_s)
+    w = rng.standard_normal(n) * sigma * math.sqrt(1.0 - a * a)
+    out = np.empty(n)
+    out[0] = rng.standard_normal() * sigma
+    for k in range(1, n):
+        out[k] = a * out[k - 1] + w[k]
+    return out
+
+
+def _random_point_in(building, rng, margin_m=3.0):
+    poly = building.footprint_m
+    lo, hi = poly.min(axis=0) + margin_m, poly.max(axis=0) - margin_m
+    for _ in range(1000):
+        p = rng.uniform(lo, hi)
+        if polygon_contains(poly, *p):
+            return p
+    return building.stair_m.copy()
+
+
+class Scenario:
+    """A world made concrete by a seed: rack placement, emitters, fields and sensor errors.
+
+    Attributes
+    ----------
+    truth : dict
+        ``x_m``, ``y_m``, ``floor``, ``building`` of the rack.
+    emitters : list of Emitter
+        Target SIMs first (in the world's target order), then bystanders.
+    radio : RadioModel
+    """
+
+    def __init__(self, world, seed):
+        self.world = world
+        self.seed = int(seed)
+        rng = np.random.default_rng(self.seed)
+        r = world.rack
+        if r.building is None:
+            b = world.buildings[rng.integers(len(world.buildings))]
+            floor = int(rng.integers(b.floors))
+            x, y = _random_point_in(b, rng)
+        else:
+            b, floor, x, y = world.building(r.building), r.floor, r.x_m, r.y_m
+        self.truth = {"x_m": float(x), "y_m": float(y), "floor": int(floor), "building": b.id}
+        self.pattern = load_pattern(world.antenna)
+        rad = world.radio
+        rack_shadow = ShadowingField(world.extent_m, rad.shadowing_sigma_db, rad.shadowing_corr_m, rng)
+        self.emitters = []
+        for t in world.targets:
+            self.emitters.append(Emitter(
+                float(x), float(y), int(floor), b, t.freq_hz, t.tx_power_dbm,
+                OnOffSchedule(t.on_mean_s, t.off_mean_s, rng), rack_shadow,
+                FadingField(t.freq_hz, rng), label="target sim %d" % t.sim))
+        inf = world.interferers
+        freqs = [t.freq_hz for t in world.targets]
+        for k in range(inf.count):
+            if rng.random() < 0.5:
+                edge = world.streets.edges[rng.integers(len(world.streets.edges))]
+                pa, pb = (world.streets.nodes_m[n] for n in edge)
+                ex, ey = pa + rng.random() * (pb - pa)
+                efloor, eb = 0, None
+            else:
+                eb = world.buildings[rng.integers(len(world.buildings))]
+                ex, ey = _random_point_in(eb, rng, margin_m=1.0)
+                efloor = int(rng.integers(eb.floors))
+            freq = freqs[rng.integers(len(freqs))]
+            duty = inf.on_mean_s / (inf.on_mean_s + inf.off_mean_s)
+            self.emitters.append(Emitter(
+                float(ex), float(ey), efloor, eb, freq, float(rng.uniform(*inf.tx_power_dbm)),
+                OnOffSchedule(inf.on_mean_s, inf.off_mean_s, rng, start_on=bool(rng.random() < duty)),
+                ShadowingField(world.extent_m, rad.shadowing_sigma_db, rad.shadowing_corr_m, rng),
+                FadingField(freq, rng), label="bystander %d" % k))
+        self.radio = RadioModel(world, self.emitters, self.pattern)
+        n = int(_NOISE_HORIZON_S / _NOISE_STEP_S)
+        o = world.officer
+        self.gnss_err_m = np.stack([_gauss_markov(rng, o.gnss_sigma_m, 30.0, n) for _ in range(3)])
+        self.heading_err_deg = _gauss_markov(rng, o.heading_sigma_deg, 5.0, n)
+        self.tilt_deg = _gauss_markov(rng, 3.0, 2.0, n)
+        # Weather moves sea-level pressure by up to a few hPa a day; the
+        # barometer adds about 2 Pa of noise (BMP388-class sensor).
+        self.baro_drift_pa_s = float(rng.normal(0.0, 100.0 / 3600.0))
+        self.baro_noise_pa = rng.standard_normal(n) * 2.0
+
+
+class SimEnv:
+    """The virtual handheld's window on the simulated world.
+
+    Every method takes simulated time ``t_s`` and is safe to call from any thread.
+    """
+
+    def __init__(self, scenario, officer, clock):
+        self.scenario = scenario
+        self.world = scenario.world
+        self.officer = officer
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._lat0, self._lon0, self._alt0 = self.world.origin
+
+    def now_s(self):
+        """Simulated time (s) since the hunt began."""
+        return self.clock.now_s()
+
+    def _noise(self, series, t_s):
+        k = min(max(t_s / _NOISE_STEP_S, 0.0), len(series) - 2.0)
+        i = int(k)
+        return series[i] + (k - i) * (series[i + 1] - series[i])
+
+    def rf_power_dbm(self, freq_hz, t_s):
+        """Power (dBm) at the antenna port in the channel centred on ``freq_hz``."""
+        s = self.officer.state(t_s)
+        return self.scenario.radio.power_dbm(freq_hz, t_s, s.x_m, s.y_m, s.z_m, round(s.floor),
+                                             s.building, s.heading_deg)
+
+    def heading_deg(self, t_s):
+        """Antenna boresight as the compass would report it (deg clockwise from true north)."""
+        return (self.officer.state(t_s).heading_deg + self._noise(self.scenario.heading_err_deg, t_s)) % 360.0
+
+    def tilt_deg(self, t_s):
+        """Tilt of the handheld from level (deg)."""
+        return self._noise(self.scenario.tilt_deg, t_s)
+
+    def indoors(self, t_s):
+        s = self.officer.state(t_s)
+        return s.building is not None and math.hypot(*(np.array([s.x_m, s.y_m]) - s.building.door_m)) > _GNSS_DOOR_M
+
+    def position(self, t_s):
+        """GNSS fix: ``(lat_deg, lon_deg, alt_m, fix_ok)``; no fix indoors."""
+        s = self.officer.state(t_s)
+        e = self.scenario.gnss_err_m
+        east = s.x_m + self._noise(e[0], t_s)
+        north = s.y_m + self._noise(e[1], t_s)
+        up = s.z_m + 1.5 * self._noise(e[2], t_s)
+        lat, lon, alt = pymap3d.enu2geodetic(east, north, up, self._lat0, self._lon0, self._alt0)
+        return float(lat), float(lon), float(alt), not self.indoors(t_s)
+
+    def true_alt_m(self, t_s):
+        return self._alt0 + self.officer.state(t_s).z_m
+
+    def pressure_pa(self, t_s):
+        """Barometer reading (Pa) at the handheld's true height."""
+        p0 = SEA_LEVEL_PA + self.scenario.baro_drift_pa_s * t_s
+        p = p0 * (1.0 - _BARO_K * self.true_alt_m(t_s)) ** _BARO_EXP
+        return p + self._noise(self.scenario.baro_noise_pa, t_s)
+
+    def temperature_c(self, t_s):
+        """Air temperature at the handheld (deg C)."""
+        return 21.0 if self.officer.state(t_s).building is not None else 12.0
+
+    def buttons(self, t_s):
+        """Bit mask of pressed buttons: the simulated officer presses none."""
+        return 0
+
+
+def make_env(world, seed, speed=1.0):
+    """Scenario, officer, clock and env for one hunt (the clock not yet started)."""
+    scenario = Scenario(world, seed)
+    clock = SimClock(speed)
+    officer = Officer(world, clock.now_s)
+    return SimEnv(scenario, officer, clock)

@@ -1,0 +1,380 @@
+"""One simulated hunt, end to end: virtual handheld, link, session file, locator, officer.
+
+The loop takes every record off the link, stores it in the session file first,
+then uses it: MEAS readings go to the locator's inputs, rotation scans become
+bearings (`dsp.bearing.scan_bearing`), and the locator (`dsp.locate`) runs in a
+worker thread so the officer keeps walking while it thinks.  Whenever the
+officer's plan is about to run out, the strategy (`host.sim.strategy`) is asked
+for more.  At the end the final estimate is scored against the truth that
+only the simulator knows.
+"""
+
+import concurrent.futures
+import math
+import queue
+import time
+
+import numpy as np
+import pymap3d
+
+from dsp.bearing import scan_bearing
+from dsp.locate import Grid, estimate_position
+from host.sim.env import make_env
+from host.sim.strategy import STRATEGIES
+
+#: Ask the strategy for more plan when less than this remains (simulated s).
+LOOKAHEAD_S = 3.0
+#: Re-estimate at most this often while walking (simulated s).
+ESTIMATE_EVERY_S = 15.0
+#: Locator grid cell (m): coarse while walking, fine for the answer.
+LIVE_CELL_M = 4.0
+FINAL_CELL_M = 2.0
+#: A fix needs the 95 % ellipse's semi-major axis under this (m), holding the truth.
+FIX_SEMI_MAJOR_M = 10.0
+CHI2_2DOF_95 = 5.991464547107979
+#: Scans need this many detected samples for a bearing; sigma floor for model error (deg).
+MIN_SCAN_SAMPLES = 12
+MIN_BEARING_SIGMA_DEG = 8.0
+#: Readings are averaged over this much simulated time before locating (s):
+#: at walking pace that is about 8 wavelengths, which averages out fast fading
+#: (Lee's local mean) and keeps the locator's work small.
+BIN_S = 1.0
+
+
+class Hunt:
+    """A hunt in one world with one seed.
+
+    Parameters
+    ----------
+    world : World
+    seed : int
+    link_factory : callable
+        ``link_factory(env, tasking) -> (link, closer)``: starts the handheld and
+        returns a link-shaped object (``records`` queue, ``stats()``) and a
+        callable that shuts everything down.
+    session : SessionWriter
+        Every record is stored here before it is used.
+    strategy : str
+        A key of `host.sim.strategy.STRATEGIES`.
+    speed : float
+        Simulated seconds per wall-clock second.
+    max_sim_s : float
+        Give up after this much simulated time.
+    on_update : callable, optional
+        Called as ``on_update(hunt)`` after each new estimate (for a live view).
+    """
+
+    def __init__(self, world, seed, link_factory, session, *, strategy="search", speed=10.0,
+                 max_sim_s=1800.0, on_update=None):
+        self.world = world
+        self.seed = seed
+        self.env = make_env(world, seed, speed)
+        self.officer = self.env.officer
+        self.clock = self.env.clock
+        self.truth = self.env.scenario.truth
+        self.strategy = STRATEGIES[strategy](world)
+        self.session = session
+        self.link_factory = link_factory
+        self.max_sim_s = max_sim_s
+        self.on_update = on_update
+        self.pattern = self.env.scenario.pattern
+        self.freqs_hz = [t.freq_hz for t in world.targets]
+        self._cols = {k: [] for k in ("t_s", "x_m", "y_m", "floor", "rssi_dbm", "heading_deg", "target")}
+        self._offset_s = None
+        self._scans = []
+        self._scan_quiet = []
+        self.bearings = []
+        self.estimate = None
+        self.estimates = []
+        self.fix = None
+        self.final = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._future = None
+        self._last_submit_s = -math.inf
+        lat0, lon0, alt0 = world.origin
+        self._origin = (lat0, lon0, alt0)
+        x0, x1, y0, y1 = world.extent_m
+        self._live_grid = Grid(np.arange(x0, x1, LIVE_CELL_M), np.arange(y0, y1, LIVE_CELL_M))
+        self._final_grid = Grid(np.arange(x0, x1, FINAL_CELL_M), np.arange(y0, y1, FINAL_CELL_M))
+        self.stats = {}
+
+    # --- what the strategies use --------------------------------------------------------
+
+    def scan(self):
+        """Order a rotation scan at the end of the current plan."""
+        t0, t1 = self.officer.scan()
+        self._scans.append((t0, t1))
+
+    def readings_between(self, t0_s, t1_s):
+        """Detected RSSI (dBm) of all targets measured between two simulated times."""
+        t = np.asarray(self._cols["t_s"])
+        p = np.asarray(self._cols["rssi_dbm"], dtype=float)
+        sel = (t >= t0_s) & (t <= t1_s) & np.isfinite(p)
+        return p[sel]
+
+    def smoothed_walk(self, window=9):
+        """Walk readings (not scans) smoothed by a running median: (x_m, y_m, rssi_dbm)."""
+        a = self._arrays(walk_only=True)
+        if len(a["t_s"]) < window:
+            return np.empty(0), np.empty(0), np.empty(0)
+        p = np.where(np.isfinite(a["rssi_dbm"]), a["rssi_dbm"], -200.0)
+        half = window // 2
+        med = np.array([np.median(p[max(i - half, 0): i + half + 1]) for i in range(len(p))])
+        return a["x_m"], a["y_m"], med
+
+    def wait_for_estimate(self):
+        """Block until an estimate that includes every reading so far is in."""
+        if self._future is not None:
+            self._take(self._future.result())
+        self._submit(force=True)
+        if self._future is not None:
+            self._take(self._future.result())
+
+    def final_estimate(self):
+        """The answer: every reading, floors and bearings, on the fine grid."""
+        if self._future is not None:
+            self._take(self._future.result())
+        job = self._job(self._final_grid, with_floor=True)
+        self.final = self.estimate
+        if job is not None:
+            try:
+                self.final = self._run_job(job)[0]
+            except ValueError:
+                pass
+        return self.final
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self):
+        """Hunt until the strategy is done; returns the result dict."""
+        wall0 = time.monotonic()
+        self.session.set_meta("sim_world", self.world.name)
+        self.session.set_meta("sim_seed", self.seed)
+        self.session.set_meta("sim_strategy", self.strategy.name)
+        self.clock.start()
+        link, closer = self.link_factory(self.env, self.tasking())
+        try:
+            self.session.event("hunt started", world=self.world.name, seed=self.seed,
+                               strategy=self.strategy.name)
+            done = False
+            while True:
+                self._drain(link)
+                now = self.clock.now_s()
+                self._finish_scans(now)
+                self._poll_estimator(now)
+                if not done and self.officer.end_time_s() - now < LOOKAHEAD_S:
+                    done = self.strategy.plan(self)
+                if done and now > self.officer.end_time_s() + 1.0:
+                    break
+                if now > self.max_sim_s:
+                    self.session.event("hunt gave up", sim_time_s=now)
+                    break
+            self._drain(link)
+            self._finish_scans(math.inf)
+            answer = self.strategy.answer(self)
+            self.stats = link.stats()
+        finally:
+            closer()
+            self._pool.shutdown(wait=True)
+        result = self._result(answer)
+        result["sim_time_s"] = round(self.clock.now_s(), 1)
+        result["wall_time_s"] = round(time.monotonic() - wall0, 1)
+        self.session.record({"kind": "ESTIMATE", "rx_time_s": time.time(), "final": True,
+                             "estimate": result["estimate"], "error_m": result["error_m"]})
+        return result
+
+    def tasking(self):
+        """The hunt's tasking (targets with their IMSIs and uplink channels)."""
+        return {"targets": [{"label": "SIM %d" % t.sim, "imsi": t.imsi, "rat": "gsm",
+                             "freq_hz": t.freq_hz} for t in self.world.targets]}
+
+    def _drain(self, link, timeout_s=0.02):
+        try:
+            rec = link.records.get(timeout=timeout_s)
+        except queue.Empty:
+            return
+        while True:
+            self.session.record(rec)
+            self._use(rec)
+            try:
+                rec = link.records.get_nowait()
+            except queue.Empty:
+                return
+
+    def _use(self, rec):
+        if rec.get("kind") != "MEAS" or rec.get("bench") or rec.get("radio_fault"):
+            return
+        lat, lon = rec.get("lat_deg"), rec.get("lon_deg")
+        if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
+            return
+        now = self.clock.now_s()
+        dev_s = rec["device_time_ms"] / 1000.0
+        # The device clock runs in simulated time with an unknown start; the
+        # smallest receive delay seen is the best estimate of the offset.
+        if self._offset_s is None or now - dev_s < self._offset_s:
+            self._offset_s = now - dev_s
+        x, y, _ = pymap3d.geodetic2enu(lat, lon, rec.get("alt_m") or 0.0, *self._origin)
+        c = self._cols
+        c["t_s"].append(dev_s + self._offset_s)
+        c["x_m"].append(float(x))
+        c["y_m"].append(float(y))
+        c["floor"].append(np.nan if rec.get("floor") is None else float(rec["floor"]))
+        c["rssi_dbm"].append(np.nan if rec.get("rssi_dbm") is None else float(rec["rssi_dbm"]))
+        c["heading_deg"].append(np.nan if rec.get("heading_deg") is None else float(rec["heading_deg"]))
+        c["target"].append(int(rec["target"]))
+
+    def _arrays(self, walk_only=False):
+        a = {k: np.asarray(v, dtype=float) for k, v in self._cols.items()}
+        n = min(len(v) for v in a.values())
+        a = {k: v[:n] for k, v in a.items()}
+        if walk_only and self._scans:
+            keep = np.ones(n, dtype=bool)
+            for t0, t1 in self._scans:
+                keep &= ~((a["t_s"] >= t0) & (a["t_s"] <= t1))
+            a = {k: v[keep] for k, v in a.items()}
+        return a
+
+    def _finish_scans(self, now):
+        pending = [s for s in self._scans if s not in self._scan_quiet and s[1] + 1.0 < now]
+        if not pending:
+            return
+        a = self._arrays()
+        for t0, t1 in pending:
+            self._scan_quiet.append((t0, t1))
+            sel = (a["t_s"] >= t0) & (a["t_s"] <= t1) & np.isfinite(a["heading_deg"])
+            best = None
+            for target, freq in enumerate(self.freqs_hz):
+                s = sel & (a["target"] == target) & np.isfinite(a["rssi_dbm"])
+                if s.sum() < MIN_SCAN_SAMPLES:
+                    continue
+                try:
+                    brg, props = scan_bearing(a["heading_deg"][s], a["rssi_dbm"][s], self.pattern,
+                                              freq_hz=freq)
+                except ValueError:
+                    continue
+                if props["rejected"] or props["ambiguous"]:
+                    continue
+                if best is None or props["sigma_deg"] < best[1]:
+                    best = (brg, props["sigma_deg"], float(a["x_m"][s].mean()), float(a["y_m"][s].mean()))
+            if best is not None:
+                brg, sigma, x, y = best
+                self.bearings.append((x, y, brg, max(sigma, MIN_BEARING_SIGMA_DEG)))
+                self.session.event("scan bearing", x_m=x, y_m=y, bearing_deg=brg, sigma_deg=sigma)
+
+    # --- the locator in its worker thread --------------------------------------------------
+
+    def _job(self, grid, with_floor=False):
+        a = _local_means(self._arrays(walk_only=True), BIN_S)
+        if np.isfinite(a["rssi_dbm"]).sum() < 10 and len(self.bearings) < 2:
+            return None
+        floor = a["floor"] if with_floor and np.any(a["floor"] >= 1) else None
+        bearings = None
+        if self.bearings:
+            b = np.array(self.bearings)
+            bearings = (b[:, 0], b[:, 1], b[:, 2], b[:, 3])
+        return dict(t_s=self.clock.now_s(), x=a["x_m"], y=a["y_m"], rssi=a["rssi_dbm"],
+                    floor=floor, group=a["target"].astype(int), bearings=bearings, grid=grid)
+
+    @staticmethod
+    def _run_job(job):
+        est = estimate_position(job["x"], job["y"], job["rssi"], floor=job["floor"],
+                                bearings=job["bearings"], grid=job["grid"], group=job["group"])
+        return est, job["t_s"]
+
+    def _submit(self, force=False):
+        now = self.clock.now_s()
+        if not force and now - self._last_submit_s < ESTIMATE_EVERY_S:
+            return
+        job = self._job(self._live_grid)
+        if job is None:
+            return
+        self._last_submit_s = now
+        self._future = self._pool.submit(self._run_job, job)
+
+    def _poll_estimator(self, now):
+        if self._future is not None and self._future.done():
+            try:
+                self._take(self._future.result())
+            except ValueError:
+                self._future = None
+        if self._future is None:
+            self._submit()
+
+    def _take(self, result):
+        self._future = None
+        est, t_s = result
+        self.estimate = est
+        self.estimates.append((t_s, est))
+        self.session.record({"kind": "ESTIMATE", "rx_time_s": time.time(), "sim_time_s": t_s,
+                             "x_m": est.x_m, "y_m": est.y_m, "ellipse": est.ellipse})
+        if self.fix is None and self._holds_truth(est):
+            self.fix = (t_s, self.officer.walked_m(t_s))
+        if self.on_update is not None:
+            self.on_update(self)
+
+    def _holds_truth(self, est):
+        if not est.ellipse["semi_major_m"] < FIX_SEMI_MAJOR_M:
+            return False
+        d = np.array([self.truth["x_m"] - est.x_m, self.truth["y_m"] - est.y_m])
+        try:
+            m2 = float(d @ np.linalg.solve(est.cov_m2, d))
+        except np.linalg.LinAlgError:
+            return False
+        return m2 <= CHI2_2DOF_95
+
+    # --- the score --------------------------------------------------------------------------
+
+    def _result(self, answer):
+        truth = dict(self.truth)
+        truth["x_m"] = round(truth["x_m"], 1)
+        truth["y_m"] = round(truth["y_m"], 1)
+        out = {"world": self.world.name, "seed": self.seed, "strategy": self.strategy.name,
+               "truth": truth}
+        if answer is None:
+            out.update(estimate=None, error_m=None, right_building=False, right_floor=False)
+        else:
+            x, y, floor = answer
+            building = self.world.building_at(x, y).id
+            est = self.final or self.estimate
+            ellipse = None
+            if self.strategy.name == "search" and est is not None:
+                ellipse = {k: round(float(v), 1) for k, v in est.ellipse.items()}
+            out["estimate"] = {"x_m": round(float(x), 1), "y_m": round(float(y), 1),
+                               "floor": None if floor is None else int(floor),
+                               "building": building, "ellipse": ellipse}
+            out["error_m"] = round(float(math.hypot(x - self.truth["x_m"], y - self.truth["y_m"])), 1)
+            out["right_building"] = building == self.truth["building"]
+            out["right_floor"] = out["right_building"] and floor == self.truth["floor"]
+        out["time_to_fix_s"] = None if self.fix is None else round(self.fix[0], 1)
+        out["distance_to_fix_m"] = None if self.fix is None else round(self.fix[1], 1)
+        out["frames"] = int(self.stats.get("frames", 0))
+        out["crc_errors"] = int(self.stats.get("crc_errors", 0))
+        return out
+
+
+def _local_means(a, bin_s):
+    """Median RSSI, mean position per target, floor and time bin.
+
+    A bin counts as detected when at least half its readings were; otherwise
+    its RSSI is NaN (measured, not detected).
+    """
+    if len(a["t_s"]) == 0:
+        return a
+    floor_code = np.where(np.isfinite(a["floor"]), a["floor"], -999.0)
+    keys = np.stack([a["target"], floor_code, np.floor(a["t_s"] / bin_s)], axis=1)
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    out = {k: np.empty(len(uniq)) for k in a}
+    for g, idx in enumerate(np.split(order, bounds)):
+        p = a["rssi_dbm"][idx]
+        det = np.isfinite(p)
+        out["rssi_dbm"][g] = np.median(p[det]) if det.mean() >= 0.5 else np.nan
+        for k in ("t_s", "x_m", "y_m"):
+            out[k][g] = a[k][idx].mean()
+        out["heading_deg"][g] = a["heading_deg"][idx[0]]
+        out["floor"][g] = a["floor"][idx[0]]
+        out["target"][g] = a["target"][idx[0]]
+    order = np.argsort(out["t_s"], kind="stable")
+    return {k: v[order] for k, v in out.items()}

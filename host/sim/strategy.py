@@ -1,0 +1,221 @@
+"""How the simulated officer decides where to go next.
+
+`SearchOfficer` is the rfhound way: walk the scripted street route with
+rotation scans, then let the locator's estimate (RSS walk plus scan bearings)
+pick the next street spot, and finally climb the stairwell of the building the
+estimate falls in, floor by floor, until the floor readings have peaked.
+`HotterColderOfficer` is how hunts are done today: walk, remember where the
+reading was strongest, go back there, step along the street while it gets
+hotter, then climb the nearest building.
+
+A strategy is asked for more plan whenever the officer is about to run out of
+it; it appends segments to the `Officer` and says when the hunt is over.
+"""
+
+import numpy as np
+
+from host.sim.geometry import polygon_contains
+from host.sim.officer import bearing_deg, route_polyline, split_polyline
+
+#: An approach that would move the officer less than this is not worth walking (m).
+MIN_STEP_M = 12.0
+#: Most estimate-driven approaches before committing to a building.
+MAX_APPROACHES = 4
+#: Stop climbing once the floor reading is this far below the best floor (dB).
+FLOOR_DROP_DB = 10.0
+#: Readings needed on a floor to judge it.
+MIN_FLOOR_READINGS = 5
+
+
+def floor_levels_dbm(hunt, windows):
+    """Median detected RSSI (dBm) per floor over the officer's dwell windows on each floor."""
+    out = {}
+    for floor, (t0, t1) in windows.items():
+        rssi = hunt.readings_between(t0, t1)
+        if len(rssi) >= MIN_FLOOR_READINGS:
+            out[floor] = float(np.median(rssi))
+    return out
+
+
+class _Climber:
+    """Floor-by-floor stairwell climb shared by both strategies."""
+
+    def __init__(self):
+        self.building = None
+        self.windows = {}
+        self.next_floor = 0
+        self.finished = False
+
+    def start(self, officer, building, aim_m):
+        self.building = building
+        self.aim_m = aim_m
+        officer.enter(building)
+        self._dwell(officer)
+
+    def _dwell(self, officer):
+        end = officer.end_state()
+        officer.climb_to(self.next_floor, bearing_deg((end.x_m, end.y_m), self.aim_m))
+        self.windows[self.next_floor] = officer.dwell(officer.spec.floor_dwell_s)
+        self.next_floor += 1
+
+    def step(self, hunt):
+        """Plan the next floor, or finish when the readings have peaked or the roof is reached."""
+        levels = floor_levels_dbm(hunt, self.windows)
+        top = self.next_floor - 1
+        if levels and top in levels:
+            best = max(levels, key=levels.get)
+            if best < top and levels[best] - levels[top] >= FLOOR_DROP_DB:
+                self.finished = True
+        if self.next_floor >= self.building.floors:
+            self.finished = True
+        if not self.finished:
+            self._dwell(hunt.officer)
+        return self.finished
+
+    def floor(self, hunt):
+        levels = floor_levels_dbm(hunt, self.windows)
+        return max(levels, key=levels.get) if levels else None
+
+
+class SearchOfficer:
+    """Route with scans, then estimate-driven approaches, then the climb."""
+
+    name = "search"
+
+    def __init__(self, world):
+        self.world = world
+        self.pieces = split_polyline(route_polyline(world), world.officer.scan_every_m) \
+            if len(world.route) > 1 else []
+        self.phase = "route"
+        self.approaches = 0
+        self.climber = _Climber()
+
+    def plan(self, hunt):
+        """Append the next piece of plan; returns True when the hunt is over."""
+        officer = hunt.officer
+        est = hunt.estimate
+        aim = None if est is None else (est.x_m, est.y_m)
+        if self.phase == "route":
+            if self.pieces:
+                officer.walk_path(self.pieces.pop(0)[1:], aim_m=aim)
+                hunt.scan()
+                return False
+            self.phase = "approach"
+        if self.phase == "approach":
+            if est is None:
+                hunt.scan()
+                self.approaches += 1
+                if self.approaches <= MAX_APPROACHES:
+                    return False
+                self.phase = "climb"
+            else:
+                spot, _, _ = self.world.streets.snap(aim)
+                end = officer.end_state()
+                if self.approaches < MAX_APPROACHES and np.hypot(*(spot - (end.x_m, end.y_m))) > MIN_STEP_M:
+                    self.approaches += 1
+                    officer.walk_to(spot, aim_m=aim)
+                    hunt.scan()
+                    return False
+                self.phase = "climb"
+        if self.phase == "climb":
+            if self.climber.building is None:
+                if aim is None:
+                    return True
+                hunt.wait_for_estimate()
+                est = hunt.estimate
+                building = self.world.building_at(est.x_m, est.y_m)
+                self.climber.start(officer, building, (est.x_m, est.y_m))
+                return False
+            return self.climber.step(hunt)
+        return True
+
+    def answer(self, hunt):
+        """Final (x_m, y_m, floor) of the hunt."""
+        est = hunt.final_estimate()
+        if est is None:
+            return None
+        climb_floor = self.climber.floor(hunt)
+        floor = climb_floor if climb_floor is not None else est.floor
+        return est.x_m, est.y_m, floor
+
+
+class HotterColderOfficer:
+    """Walk, go back to the hottest spot, follow the street while it gets hotter, climb."""
+
+    name = "hotter-colder"
+
+    def __init__(self, world):
+        self.world = world
+        self.pieces = split_polyline(route_polyline(world), world.officer.scan_every_m) \
+            if len(world.route) > 1 else []
+        self.phase = "route"
+        self.best_dbm = -np.inf
+        self.best_xy = None
+        self.probes = 0
+        self.climber = _Climber()
+
+    def _hottest(self, hunt):
+        x, y, rssi = hunt.smoothed_walk()
+        if len(rssi) == 0:
+            return None, -np.inf
+        i = int(np.argmax(rssi))
+        return np.array([x[i], y[i]]), float(rssi[i])
+
+    def plan(self, hunt):
+        officer = hunt.officer
+        if self.phase == "route":
+            if self.pieces:
+                officer.walk_path(self.pieces.pop(0)[1:])
+                return False
+            self.phase = "probe"
+        if self.phase == "probe":
+            xy, level = self._hottest(hunt)
+            if xy is not None and level > self.best_dbm + 1.0 and self.probes < MAX_APPROACHES:
+                self.best_dbm, self.best_xy = level, xy
+                self.probes += 1
+                spot, edge, _ = self.world.streets.snap(xy)
+                a, b = (self.world.streets.nodes_m[n] for n in self.world.streets.edges[edge])
+                officer.walk_to(spot)
+                # Step along the street both ways from the hot spot to feel the gradient.
+                for end in (a, b):
+                    d = end - spot
+                    n = np.hypot(*d)
+                    if n > 1.0:
+                        officer.walk_path([spot + d * min(15.0 / n, 1.0), spot])
+                return False
+            self.phase = "climb"
+        if self.phase == "climb":
+            if self.climber.building is None:
+                if self.best_xy is None:
+                    return True
+                building = self.world.building_at(*self.best_xy)
+                self.climber.start(officer, building, building.stair_m)
+                return False
+            return self.climber.step(hunt)
+        return True
+
+    def answer(self, hunt):
+        if self.best_xy is None:
+            return None
+        b = self.world.building_at(*self.best_xy)
+        # The officer's answer is "in that building, near the hot spot": the
+        # point of the building's footprint closest to the hottest reading.
+        x, y = _closest_point_in(b.footprint_m, self.best_xy)
+        return x, y, self.climber.floor(hunt)
+
+
+def _closest_point_in(poly_m, xy):
+    if polygon_contains(poly_m, *xy):
+        return float(xy[0]), float(xy[1])
+    best, best_d = None, np.inf
+    for a, b in zip(poly_m, np.roll(poly_m, -1, axis=0)):
+        ab = b - a
+        t = np.clip(np.dot(xy - a, ab) / max(np.dot(ab, ab), 1e-12), 0.0, 1.0)
+        q = a + t * ab
+        d = np.hypot(*(q - xy))
+        if d < best_d:
+            best, best_d = q, d
+    return float(best[0]), float(best[1])
+
+
+STRATEGIES = {"search": SearchOfficer, "hotter-colder": HotterColderOfficer}
