@@ -1,0 +1,116 @@
+"""The operator console: the live PyQt5 + pyqtgraph window of a hunt.
+
+Entry point for other parts of rfhound (``rfhound console``, ``rfhound replay``,
+``rfhound demo``)::
+
+    from host.app import run_console
+    status = run_console(source)          # blocks until the window is closed
+
+``source`` may be
+
+- ``None``: an empty window; the operator picks a source from the Source menu;
+- a session file path (``str`` or ``pathlib.Path`` of an existing file): replayed
+  with play/pause/seek/speed (``speed=0`` replays as fast as possible);
+- any other ``str``: a pyserial URL of the handheld (``/dev/ttyACM0``, a pty path,
+  ``socket://host:port``, ``loop://``), read through ``host.link.Link`` and
+  reopened when it is unplugged and plugged back;
+- a link-shaped object with ``start()``, ``stop()``, ``send(msg_type, fields, tail)``,
+  ``stats()`` and a ``records`` queue of record dicts (what ``host.link.Link`` has);
+- an iterable of record dicts that paces itself (a simulator generator).
+
+Keyword options: ``speed`` (replay), ``screenshot`` (path: replay to the end,
+save the main window as PNG, exit), ``tasking`` (masked tasking dict naming the
+targets), ``buildings`` (list of ``(n, 2)`` east/north metre polygons),
+``background`` (image path with a world file), ``record`` (session file to
+record a live source to), ``antenna`` (pattern id for rotation scans),
+``grid_n`` (heat-map cells per axis), ``size`` ((width, height) pixels).
+
+Layout of this package: ``model`` (hunt state, no Qt), ``sources`` (record
+sources on their own threads), ``dsp_worker`` (estimates on their own thread),
+``views/`` (widgets), ``main_window`` (wiring and actions), ``export``,
+``report``, ``offline_map``, ``tasking_io``.
+"""
+
+import os
+from pathlib import Path
+
+#: Longest wait for a replay to finish before a screenshot is taken anyway.
+SCREENSHOT_TIMEOUT_S = 120.0
+
+
+def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, background=None,
+                record=None, antenna=None, grid_n=128, size=(1400, 880), settings=None):
+    """Build and show a ``ConsoleWindow`` on the running QApplication; return it."""
+    from host.app.main_window import ConsoleWindow
+
+    kwargs = {} if antenna is None else {"antenna": antenna}
+    window = ConsoleWindow(grid_n=grid_n, settings=settings, **kwargs)
+    if size is not None:
+        window.resize(*size)
+    if buildings is not None:
+        window.set_buildings(buildings)
+    if background is not None:
+        window.load_background(background)
+    if isinstance(source, Path) or (isinstance(source, str) and os.path.isfile(source)):
+        window.open_replay(source, speed=speed)
+    elif isinstance(source, str):
+        window.open_port(source)
+    elif hasattr(source, "records") and hasattr(source, "stats"):
+        window.open_link(source)
+    elif source is not None:
+        window.open_records(iter(source))
+    if tasking is not None:
+        window._set_tasking(tasking)
+    if record is not None:
+        window.start_recording(record)
+    window.show()
+    return window
+
+
+def save_when_replayed(window, path, on_saved=None, timeout_s=SCREENSHOT_TIMEOUT_S):
+    """Once the replay has ended and the last estimates are in, save the window as PNG.
+
+    ``on_saved(ok)`` is called after the file is written (or the timeout hit).
+    """
+    from PyQt5.QtCore import QTimer
+
+    state = {"done": False}
+
+    def save():
+        if state["done"]:
+            return
+        state["done"] = True
+        window.refresh()
+        ok = window.grab().save(str(path))
+        if on_saved is not None:
+            on_saved(ok)
+
+    window.dsp.flushed.connect(lambda: QTimer.singleShot(0, save))
+    window.source_finished.connect(window.dsp_flush.emit)
+    if window.source is not None:
+        window.source.error.connect(lambda _text: QTimer.singleShot(300, save))
+    QTimer.singleShot(int(timeout_s * 1000), save)
+
+
+def run_console(source=None, *, screenshot=None, **options):
+    """Open the console on ``source`` (see the module docstring) and run it.
+
+    Returns the exit status: 0, or 1 when a requested screenshot could not be written.
+    """
+    from PyQt5.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["rfhound console"])
+    app.setOrganizationName("rfhound")
+    app.setApplicationName("console")
+    if screenshot is not None:
+        options.setdefault("speed", 0.0)
+    window = make_window(source, **options)
+    status = {"code": 0}
+    if screenshot is not None:
+        def saved(ok):
+            status["code"] = 0 if ok else 1
+            window.close()
+
+        save_when_replayed(window, screenshot, saved)
+    app.exec_()
+    return status["code"]

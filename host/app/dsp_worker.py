@@ -1,0 +1,300 @@
+"""Position and bearing estimation off the GUI thread.
+
+The worker lives in its own ``QThread``.  The window hands it measurement
+points and completed rotation scans by (queued) signal.  Two speeds:
+
+- the heat map comes from ``dsp.locate.LiveLocator`` (one distance per cell per
+  reading), refreshed every ``heat_interval_ms`` for the targets that changed;
+- the full ``dsp.locate.estimate_position`` (position, 95 % ellipse, floors,
+  bearings; seconds for a long walk) runs on a helper thread, one at a time,
+  at most every ``estimate_interval_s`` per target, so it never holds up the
+  heat map.
+
+The heat map is the log posterior relative to its peak, mapped linearly from
+``HEAT_DECADES`` decades below the peak (0) to the peak (1), so the view can use
+fixed levels (0, 1) and a sharp posterior still shows its tails.
+"""
+
+import concurrent.futures
+import copy
+import time
+
+import numpy as np
+from PyQt5.QtCore import QObject, QTimer, pyqtSignal, pyqtSlot
+
+from dsp.antenna import DEFAULT_ANTENNA
+from dsp.locate import Grid, LiveLocator, estimate_position
+from host.app.model import EstimateView
+
+#: Fewest detections before a heat map or an estimate is attempted.
+MIN_DETECTIONS = 8
+#: Heat-map grid margin around the walked area: this fraction of its size, at least MIN_MARGIN_M.
+MARGIN_FRACTION = 0.5
+MIN_MARGIN_M = 40.0
+#: Cells per axis of the full estimate's grid (it refines off-grid afterwards).
+ESTIMATE_CELLS = 40
+#: Decades of posterior density below the peak that the heat map spans.
+HEAT_DECADES = 4.0
+
+
+class _TargetState:
+    """Per-target readings, live locator and bearings kept by the worker."""
+
+    def __init__(self):
+        self.rows = []
+        self.bearings = []
+        self.locator = None
+        self.inner = None
+        self.n_detected = 0
+        self.heat_dirty = False
+        self.estimate_dirty = False
+        self.last_estimate_s = -np.inf
+
+
+class DspWorker(QObject):
+    """Keep per-target heat maps live and re-estimate positions in the background.
+
+    Parameters
+    ----------
+    grid_n : int
+        Heat-map cells per axis.
+    heat_interval_ms : int
+        Least time between two heat-map updates of one target.
+    estimate_interval_s : float
+        Least time between the starts of two full estimates of one target.
+    antenna : str
+        Antenna pattern id (``hardware/antennas/<id>.csv``) for rotation scans.
+
+    Signals
+    -------
+    heat_ready(int, object)     : target, ``(heat 0..1 float32 (ny, nx), (x0, y0, w, h) m)``
+    estimate_ready(int, object) : target, ``model.EstimateView``
+    scan_ready(object)          : a ``model.Scan`` with its bearing filled in (or rejected)
+    flushed()                   : every pending update has been emitted
+    failed(str)                 : one line, said once per problem
+    """
+
+    heat_ready = pyqtSignal(int, object)
+    estimate_ready = pyqtSignal(int, object)
+    scan_ready = pyqtSignal(object)
+    flushed = pyqtSignal()
+    failed = pyqtSignal(str)
+
+    def __init__(self, grid_n=128, heat_interval_ms=200, estimate_interval_s=2.0,
+                 antenna=DEFAULT_ANTENNA):
+        super().__init__()
+        self.grid_n = int(grid_n)
+        self.heat_interval_ms = int(heat_interval_ms)
+        self.estimate_interval_s = float(estimate_interval_s)
+        self.antenna = antenna
+        self._pattern = None
+        self._freq_hz = {}
+        self._targets = {}
+        self._timer = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rfhound-estimate")
+        self._running = None
+        self._running_target = None
+        self._reported = set()
+        self._generation = 0
+
+    @pyqtSlot()
+    def start(self):
+        """Start the update timer; runs in the worker thread."""
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.heat_interval_ms)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    @pyqtSlot()
+    def stop(self):
+        if self._timer is not None:
+            self._timer.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    @pyqtSlot(object)
+    def set_target_freqs(self, freq_hz):
+        """Take ``{target: uplink frequency in Hz}`` for evaluating the antenna pattern."""
+        self._freq_hz.update(freq_hz)
+
+    @pyqtSlot(object)
+    def add_points(self, points):
+        """Take ``(target, x_m, y_m, rssi_dbm, floor, alt_m)`` tuples (rssi NaN = not heard)."""
+        for target, x, y, rssi, floor, _alt in points:
+            st = self._targets.setdefault(target, _TargetState())
+            st.rows.append((x, y, rssi, np.nan if floor is None else floor))
+            st.n_detected += bool(np.isfinite(rssi))
+            if st.locator is not None and _inside(st.inner, x, y):
+                st.locator.add(x, y, rssi, floor=floor)
+            else:
+                st.locator = None
+            st.heat_dirty = st.estimate_dirty = True
+
+    @pyqtSlot(object)
+    def add_scan(self, scan):
+        """Estimate the bearing of a copy of one completed ``model.Scan`` and emit it."""
+        scan = copy.copy(scan)
+        pattern = self._antenna_pattern()
+        if pattern is None:
+            scan.rejected = "no antenna pattern"
+        else:
+            from dsp.bearing import scan_bearing
+
+            freq_hz = self._freq_hz.get(scan.target)
+            if freq_hz is None and len(pattern.freq_hz) > 1:
+                # uplink unknown (no tasking): the pattern's mid-band row is the best single guess
+                freq_hz = float(np.median(pattern.freq_hz))
+            try:
+                bearing, props = scan_bearing(scan.heading_deg, scan.power_dbm, pattern,
+                                              freq_hz=freq_hz)
+            except ValueError as exc:
+                scan.rejected = str(exc)
+            else:
+                scan.rejected = props["rejected"]
+                scan.ambiguous = bool(props["ambiguous"])
+                if scan.rejected is None and np.isfinite(props["sigma_deg"]):
+                    scan.bearing_deg = float(bearing)
+                    scan.sigma_deg = float(props["sigma_deg"])
+                    st = self._targets.setdefault(scan.target, _TargetState())
+                    st.bearings.append((scan.x_m, scan.y_m, scan.bearing_deg, scan.sigma_deg))
+                    st.estimate_dirty = True
+        self.scan_ready.emit(scan)
+
+    @pyqtSlot()
+    def reset(self):
+        """Forget everything (new source, or a replay seeked backwards)."""
+        self._generation += 1
+        self._targets.clear()
+
+    @pyqtSlot()
+    def flush(self):
+        """Bring every heat map and estimate up to date now, then emit ``flushed``."""
+        if self._running is not None:
+            # its result may reach the GUI after `flushed`: estimate that target again here
+            concurrent.futures.wait([self._running])
+            if self._running_target in self._targets:
+                self._targets[self._running_target].estimate_dirty = True
+            self._running = None
+        for target, st in sorted(self._targets.items()):
+            if st.heat_dirty:
+                self._update_heat(target, st)
+            if st.estimate_dirty:
+                st.estimate_dirty = False
+                job = self._estimate_job(target, st)
+                if job is not None:
+                    self._finish(self._generation, target, *job())
+        self.flushed.emit()
+
+    def _antenna_pattern(self):
+        if self._pattern is None and self.antenna:
+            from dsp.antenna import load_pattern
+
+            try:
+                self._pattern = load_pattern(self.antenna)
+            except (OSError, ValueError) as exc:
+                self._report("antenna", f"antenna pattern {self.antenna}: {exc}; "
+                                        "scans are shown without bearings")
+                self.antenna = None
+        return self._pattern
+
+    def _tick(self):
+        for target, st in self._targets.items():
+            if st.heat_dirty:
+                self._update_heat(target, st)
+        if self._running is not None and not self._running.done():
+            return
+        self._running = None
+        now = time.monotonic()
+        ready = [(st.last_estimate_s, target) for target, st in self._targets.items()
+                 if st.estimate_dirty and now - st.last_estimate_s >= self.estimate_interval_s]
+        if ready:
+            target = min(ready)[1]
+            st = self._targets[target]
+            st.estimate_dirty = False
+            st.last_estimate_s = now
+            job = self._estimate_job(target, st)
+            if job is not None:
+                generation = self._generation
+                self._running_target = target
+                self._running = self._pool.submit(job)
+                self._running.add_done_callback(
+                    lambda fut, g=generation, t=target: self._finish(g, t, *fut.result()))
+
+    def _update_heat(self, target, st):
+        st.heat_dirty = False
+        if st.n_detected < MIN_DETECTIONS:
+            return
+        if st.locator is None:
+            arr = np.array(st.rows)
+            grid, st.inner = _heat_grid(arr[:, 0], arr[:, 1], self.grid_n)
+            st.locator = LiveLocator(grid)
+            for x, y, rssi, floor in st.rows:
+                st.locator.add(x, y, rssi, floor=None if np.isnan(floor) else floor)
+        grid = st.locator.grid
+        self.heat_ready.emit(target, (heat_levels(st.locator.posterior()), _rect(grid)))
+
+    def _estimate_job(self, target, st):
+        """Return a no-argument callable computing ``(EstimateView or None, error or None)``."""
+        if st.n_detected < MIN_DETECTIONS:
+            return None
+        arr = np.array(st.rows)
+        bearings = tuple(np.array(c) for c in zip(*st.bearings)) if st.bearings else None
+
+        def job():
+            x, y, rssi, floor = arr.T
+            kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
+            try:
+                est = estimate_position(x, y, rssi, bearings=bearings,
+                                        grid=Grid.around(x, y, cells=ESTIMATE_CELLS), **kwargs)
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                return None, f"target {target + 1}: no estimate yet ({exc})"
+            return EstimateView(est.x_m, est.y_m, est.cov_m2, est.cep50_m, est.n_used,
+                                floor=est.floor, floor_prob=est.floor_prob), None
+        return job
+
+    def _finish(self, generation, target, view, error):
+        # Runs on the helper thread or in flush(); signals cross to the GUI thread queued.
+        if generation != self._generation:
+            return
+        if view is not None:
+            self.estimate_ready.emit(target, view)
+        elif error is not None:
+            self._report(("estimate", target), error)
+
+    def _report(self, key, message):
+        """Emit ``failed`` once per key, so a persistent problem is said once."""
+        if key not in self._reported:
+            self._reported.add(key)
+            self.failed.emit(message)
+
+
+def _heat_grid(x, y, n):
+    """Return a heat-map grid around the readings, and the inner box beyond which it is rebuilt."""
+    span = max(np.ptp(x), np.ptp(y), 1.0)
+    margin = max(MIN_MARGIN_M, MARGIN_FRACTION * span)
+    grid = Grid.around(x, y, cells=n, margin_m=margin)
+    half = margin / 2
+    inner = (grid.x_m[0] + half, grid.x_m[-1] - half, grid.y_m[0] + half, grid.y_m[-1] - half)
+    return grid, inner
+
+
+def _inside(box, x, y):
+    return box is not None and box[0] <= x <= box[1] and box[2] <= y <= box[3]
+
+
+def _rect(grid):
+    """Image rectangle (x0, y0, width, height) whose pixels are centred on the grid cells."""
+    dx = (grid.x_m[-1] - grid.x_m[0]) / (len(grid.x_m) - 1)
+    dy = (grid.y_m[-1] - grid.y_m[0]) / (len(grid.y_m) - 1)
+    return (grid.x_m[0] - dx / 2, grid.y_m[0] - dy / 2, grid.x_m[-1] - grid.x_m[0] + dx,
+            grid.y_m[-1] - grid.y_m[0] + dy)
+
+
+def heat_levels(posterior):
+    """Map a posterior to 0..1: 1 at the peak, 0 at ``HEAT_DECADES`` decades below and lower."""
+    post = np.asarray(posterior, dtype=float)
+    peak = post.max() if post.size else 0.0
+    if not peak > 0:
+        return np.zeros(post.shape, dtype=np.float32)
+    with np.errstate(divide="ignore"):
+        rel = np.log10(post / peak)
+    return np.clip(1.0 + rel / HEAT_DECADES, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,692 @@
+"""The operator console main window: wiring of sources, model, DSP worker and views.
+
+Data path: a source thread emits record batches -> ``_on_records`` applies them
+to the ``HuntModel`` (cheap appends) and forwards the new points to the DSP
+worker thread -> a coalesced refresh redraws only what changed.  Estimates
+come back from the worker by signal.  Problems the operator must see go to the
+message bar; the window never blocks on them.
+"""
+
+import os
+import time
+
+import numpy as np
+from PyQt5.QtCore import QMetaObject, QSettings, Qt, QThread, QTimer, pyqtSignal
+from PyQt5.QtWidgets import (QAction, QActionGroup, QFileDialog, QInputDialog, QLabel,
+                             QMainWindow, QSplitter, QTableView, QToolBar, QVBoxLayout, QWidget)
+
+from dsp.antenna import DEFAULT_ANTENNA
+from host.app import export, offline_map
+from host.app.dsp_worker import DspWorker
+from host.app.model import HuntModel
+from host.app.sources import IterableLink, LiveSource, ReplaySource, SourceRunner
+from host.app.views.floor_panel import FloorPanel
+from host.app.views.map_view import POWER_RANGE_DBM, MapView
+from host.app.views.message_bar import MessageBar
+from host.app.views.polar_plot import PolarPlot
+from host.app.views.replay_bar import ReplayBar
+from host.app.views.strip_chart import StripChart
+from host.app.views.target_table import TargetTableModel
+
+#: Least time between two redraws (caps the redraw rate at about 60/s).
+MIN_REFRESH_S = 1.0 / 60.0
+#: Strip-chart windows offered (the operator looks back 2-10 minutes).
+STRIP_WINDOWS_S = (120.0, 300.0, 600.0)
+
+
+class ConsoleWindow(QMainWindow):
+    """The live (or replayed) hunt in one window.
+
+    Parameters
+    ----------
+    grid_n : int
+        Posterior grid points per axis used by the DSP worker.
+    antenna : str or None
+        Antenna pattern id for bearings from rotation scans.
+    settings : QSettings or None
+        Where window state and choices are kept (default: ``rfhound/console``).
+    """
+
+    dsp_points = pyqtSignal(object)
+    dsp_freqs = pyqtSignal(object)
+    dsp_scan = pyqtSignal(object)
+    dsp_reset = pyqtSignal()
+    dsp_flush = pyqtSignal()
+    refreshed = pyqtSignal()
+    source_finished = pyqtSignal()
+
+    def __init__(self, grid_n=128, antenna=DEFAULT_ANTENNA, settings=None):
+        super().__init__()
+        self.setWindowTitle("rfhound console")
+        self.settings = settings or QSettings("rfhound", "console")
+        self.hunt = HuntModel()
+        self.runner = None
+        self.writer = None
+        self.selected = None
+        self.source_name = ""
+        self._background = None
+        self._tasking_path = None
+        self._dirty = set()
+        self._refresh_pending = False
+        self._last_refresh = 0.0
+        self._rate = []
+        self._frames_seen = None
+
+        self._build_views()
+        self._build_actions()
+        self._build_status()
+        self._start_dsp(grid_n, antenna)
+        self._restore_settings()
+
+    # ----------------------------------------------------------------- layout
+    def _build_views(self):
+        self.message = MessageBar()
+        self.map = MapView()
+        self.strip = StripChart()
+        self.polar = PolarPlot()
+        self.floors = FloorPanel()
+        self.table_model = TargetTableModel(self.hunt)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QTableView.SelectRows)
+        self.table.setSelectionMode(QTableView.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(header.ResizeToContents)
+        self.table.selectionModel().selectionChanged.connect(self._table_selection)
+
+        side = QSplitter(Qt.Vertical)
+        side.addWidget(self.polar)
+        side.addWidget(self.floors)
+        side.setSizes([300, 200])
+        centre = QSplitter(Qt.Vertical)
+        centre.addWidget(self.map)
+        centre.addWidget(self.strip)
+        centre.setSizes([560, 200])
+        body = QSplitter(Qt.Horizontal)
+        body.addWidget(centre)
+        body.addWidget(side)
+        body.setSizes([900, 340])
+        outer = QSplitter(Qt.Vertical)
+        outer.addWidget(self.table)
+        outer.addWidget(body)
+        outer.setSizes([110, 740])
+        self.splitter = outer
+
+        root = QWidget()
+        layout = QVBoxLayout(root)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.message)
+        layout.addWidget(outer, 1)
+        self.setCentralWidget(root)
+
+        self.replay_bar = ReplayBar()
+        self.replay_toolbar = QToolBar("replay")
+        self.replay_toolbar.setObjectName("replay")
+        self.replay_toolbar.addWidget(self.replay_bar)
+        self.addToolBar(Qt.BottomToolBarArea, self.replay_toolbar)
+        self.replay_toolbar.hide()
+        self.replay_bar.play_toggled.connect(self._replay_play)
+        self.replay_bar.seek_requested.connect(self._replay_seek)
+        self.replay_bar.speed_changed.connect(self._replay_speed)
+        self.resize(1400, 880)
+
+    def _build_actions(self):
+        def act(menu, text, slot, shortcut=None, toolbar=None):
+            a = QAction(text, self)
+            a.triggered.connect(lambda _checked=False: slot())
+            if shortcut:
+                a.setShortcut(shortcut)
+            menu.addAction(a)
+            if toolbar is not None:
+                toolbar.addAction(a)
+            return a
+
+        bar = self.menuBar()
+        tools = QToolBar("main")
+        tools.setObjectName("main")
+        self.addToolBar(tools)
+        source = bar.addMenu("&Source")
+        act(source, "Serial port\u2026", self._ask_port, "Ctrl+P", tools)
+        act(source, "Replay session\u2026", self._ask_replay, "Ctrl+O", tools)
+        act(source, "Simulator", self._start_simulator, None, tools)
+        act(source, "Disconnect", self.close_source)
+        source.addSeparator()
+        act(source, "Offline map (image + world file)\u2026", self._ask_background)
+        source.addSeparator()
+        act(source, "Quit", self.close, "Ctrl+Q")
+
+        hunt = bar.addMenu("&Hunt")
+        tools.addSeparator()
+        self.record_action = act(hunt, "Start recording\u2026", self._toggle_recording, "Ctrl+R", tools)
+        act(hunt, "Load and send tasking\u2026", self._ask_tasking, None, tools)
+        act(hunt, "Mark", self.mark, "M", tools)
+        act(hunt, "Make selected target active", self.activate_selected, "A", tools)
+        act(hunt, "Fit map", self.map.follow, "F")
+
+        exp = bar.addMenu("&Export")
+        for text, kind in (("KML (Google Earth)\u2026", "kml"), ("GeoJSON\u2026", "geojson"),
+                           ("Measurement CSV\u2026", "csv"), ("Report PNG\u2026", "png"),
+                           ("Report PDF\u2026", "pdf")):
+            act(exp, text, lambda kind=kind: self._ask_export(kind))
+
+        view = bar.addMenu("&View")
+        group = QActionGroup(self)
+        for window_s in STRIP_WINDOWS_S:
+            a = QAction(f"Strip chart: last {window_s / 60:.0f} min", self, checkable=True)
+            a.setData(window_s)
+            a.triggered.connect(lambda _c=False, w=window_s: self.set_strip_window(w))
+            group.addAction(a)
+            view.addAction(a)
+        self._strip_actions = group
+
+    def _build_status(self):
+        sb = self.statusBar()
+        self.status_labels = {}
+        for key in ("link", "rate", "crc", "battery", "gnss", "calibration", "recording"):
+            label = QLabel()
+            label.setContentsMargins(6, 0, 6, 0)
+            sb.addPermanentWidget(label)
+            self.status_labels[key] = label
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(1000)
+        self._status_timer.timeout.connect(self._update_status)
+        self._status_timer.start()
+        self._update_status()
+
+    def _start_dsp(self, grid_n, antenna):
+        self.dsp = DspWorker(grid_n=grid_n, antenna=antenna)
+        self.dsp_thread = QThread()
+        self.dsp_thread.setObjectName("dsp")
+        self.dsp.moveToThread(self.dsp_thread)
+        self.dsp_thread.started.connect(self.dsp.start)
+        self.dsp_points.connect(self.dsp.add_points)
+        self.dsp_freqs.connect(self.dsp.set_target_freqs)
+        self.dsp_scan.connect(self.dsp.add_scan)
+        self.dsp_reset.connect(self.dsp.reset)
+        self.dsp_flush.connect(self.dsp.flush)
+        self.dsp.estimate_ready.connect(self._on_estimate)
+        self.dsp.heat_ready.connect(self._on_heat)
+        self.dsp.scan_ready.connect(self._on_scan)
+        self.dsp.failed.connect(lambda text: self.show_message(text, "info"))
+        self.dsp_thread.start()
+
+    # --------------------------------------------------------------- settings
+    def _restore_settings(self):
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        window_s = float(self.settings.value("strip_window_s", 300.0))
+        self.set_strip_window(window_s)
+
+    def _save_settings(self):
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("strip_window_s", self.strip.window_s)
+        self.settings.sync()
+
+    def _last_dir(self):
+        return str(self.settings.value("last_dir", os.getcwd()))
+
+    def _remember_dir(self, path):
+        self.settings.setValue("last_dir", os.path.dirname(os.path.abspath(path)))
+
+    def set_strip_window(self, window_s):
+        self.strip.set_window(window_s)
+        for a in self._strip_actions.actions():
+            a.setChecked(a.data() == window_s)
+        self._mark_dirty("strip")
+
+    # ---------------------------------------------------------------- sources
+    def open_replay(self, path, speed=1.0, playing=True):
+        """Replay a session file (speed 0 = as fast as possible)."""
+        src = ReplaySource(path, speed=speed, playing=playing)
+        src.opened.connect(self._on_replay_opened)
+        src.reset.connect(self._reset_hunt)
+        src.position.connect(self.replay_bar.set_position)
+        self.replay_bar.set_speed(speed)
+        self._open(src, f"replay {os.path.basename(str(path))}")
+        self.replay_toolbar.show()
+        self._remember_dir(path)
+        return src
+
+    def open_port(self, url, baudrate=115200):
+        """Listen to the handheld on a pyserial URL; retried while it cannot be opened."""
+        self.settings.setValue("last_port", url)
+        return self._open(LiveSource(url=url, baudrate=baudrate), url)
+
+    def open_link(self, link, name="simulator"):
+        """Listen to a link-shaped object (``start``, ``stop``, ``send``, ``stats``, ``records``)."""
+        return self._open(LiveSource(link=link), name)
+
+    def open_records(self, records_iter, name="simulator"):
+        """Listen to an iterable of record dicts that paces itself (a simulator)."""
+        return self.open_link(IterableLink(records_iter), name)
+
+    def _open(self, src, name):
+        self.close_source()
+        self._reset_hunt()
+        self.source_name = name
+        src.records.connect(self._on_records)
+        src.stats.connect(self._on_stats)
+        src.state.connect(self._on_state)
+        src.error.connect(self.show_message)
+        src.finished.connect(self._on_source_finished)
+        self.runner = SourceRunner(src)
+        self.runner.start()
+        self.setWindowTitle(f"rfhound console \u2014 {name}")
+        return src
+
+    def close_source(self):
+        """Stop the current source (and recording)."""
+        if self.writer is not None:
+            self.stop_recording()
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        self.replay_toolbar.hide()
+        self.hunt.status.state = "no source"
+        self._update_status()
+
+    def _reset_hunt(self):
+        self.hunt = HuntModel()
+        self.table_model.set_hunt(self.hunt)
+        self.selected = None
+        self.dsp_reset.emit()
+        self.map.clear_hunt()
+        self.strip.clear_data()
+        self.polar.show_scan(None)
+        self.floors.show_floors(None)
+        self._frames_seen = None
+        self._mark_dirty("all")
+
+    def _set_tasking(self, tasking):
+        self.hunt.set_tasking(tasking)
+        self.dsp_freqs.emit({i: t.freq_hz for i, t in self.hunt.targets.items() if t.freq_hz})
+        self.table_model.refresh()
+
+    def _on_replay_opened(self, info):
+        self._set_tasking(info.get("tasking"))
+        meta = info.get("meta") or {}
+        if meta.get("calibration_id"):
+            self.hunt.status.calibration_id = str(meta["calibration_id"])
+        if meta.get("buildings"):
+            self.set_buildings(meta["buildings"])
+        self.replay_bar.set_duration(info.get("end_s", 0.0))
+        self.table_model.refresh()
+        self._mark_dirty("all")
+
+    def _replay_play(self, playing):
+        if isinstance(self.source, ReplaySource):
+            (self.source.play if playing else self.source.pause)()
+
+    def _replay_seek(self, pos_s):
+        if isinstance(self.source, ReplaySource):
+            self.source.seek(pos_s)
+
+    def _replay_speed(self, speed):
+        if isinstance(self.source, ReplaySource):
+            self.source.set_speed(speed)
+
+    @property
+    def source(self):
+        return None if self.runner is None else self.runner.source
+
+    # ------------------------------------------------------------- data path
+    def _on_records(self, batch):
+        touched, points, scans = self.hunt.ingest(batch)
+        self._rate.append((time.monotonic(), len(batch)))
+        if points:
+            self.dsp_points.emit(points)
+        for scan in scans:
+            self.dsp_scan.emit(scan)
+        if self.selected is None and touched:
+            self.select_target(min(touched))
+        if self.selected in touched:
+            self._mark_dirty("track", "strip", "scan")
+        if self.hunt.marks.n:
+            self._mark_dirty("marks")
+        self._mark_dirty("table")
+
+    def _on_source_finished(self):
+        for scan in self.hunt.finish_scans():
+            self.dsp_scan.emit(scan)
+        self._mark_dirty("scan")
+        self.source_finished.emit()
+
+    def _on_estimate(self, target, view):
+        if target in self.hunt.targets:
+            self.hunt.targets[target].estimate = view
+            self._mark_dirty("table")
+            if target == self.selected:
+                self._mark_dirty("estimate")
+
+    def _on_heat(self, target, heat):
+        if target in self.hunt.targets:
+            self.hunt.targets[target].heat = heat
+            if target == self.selected:
+                self._mark_dirty("heat")
+
+    def _on_scan(self, scan):
+        t = self.hunt.targets.get(scan.target)
+        if t is None:
+            return
+        t.scan = scan
+        if scan.bearing_deg is not None:
+            t.bearings.append((scan.x_m, scan.y_m, scan.bearing_deg, scan.sigma_deg))
+        if scan.target == self.selected:
+            self._mark_dirty("scan")
+
+    def _on_stats(self, stats):
+        status = self.hunt.status
+        status.crc_errors = int(stats.get("crc_errors", 0))
+        frames = stats.get("frames")
+        now = time.monotonic()
+        if frames is not None:
+            if self._frames_seen is not None and now > self._frames_seen[0]:
+                status.frames_per_s = (frames - self._frames_seen[1]) / (now - self._frames_seen[0])
+            self._frames_seen = (now, frames)
+
+    def _on_state(self, state):
+        self.hunt.status.state = state
+        self._update_status()
+
+    def _mark_dirty(self, *what):
+        self._dirty.update(what)
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            wait_s = MIN_REFRESH_S - (time.perf_counter() - self._last_refresh)
+            QTimer.singleShot(max(0, int(wait_s * 1000)), self.refresh)
+
+    def refresh(self):
+        """Redraw what changed since the last refresh."""
+        self._refresh_pending = False
+        self._last_refresh = time.perf_counter()
+        dirty, self._dirty = self._dirty, set()
+        everything = "all" in dirty
+        t = self.hunt.targets.get(self.selected)
+        if everything or "table" in dirty:
+            self.table_model.refresh()
+        if t is not None:
+            if everything or "track" in dirty:
+                m = t.meas
+                lo, hi = colour_range_dbm(m["rssi_dbm"])
+                self.map.show_track(m["x_m"], m["y_m"], m["rssi_dbm"], (lo, hi))
+                self.map.show_legend(f"{t.label}: track colour {lo:.0f} (dark) to {hi:.0f} dBm "
+                                     "(yellow); \u00d7 not heard")
+            if everything or "strip" in dirty:
+                self.strip.show_series(t.meas["time_s"], t.meas["rssi_dbm"])
+            if everything or "heat" in dirty:
+                self.map.show_heat(t.heat)
+            if everything or "estimate" in dirty:
+                self.map.show_estimate(t.estimate)
+                self.floors.show_floors(t.estimate.floor_prob if t.estimate else None)
+            if everything or "scan" in dirty:
+                self.polar.show_scan(t.live_scan() or t.scan)
+                self.map.show_bearings(t.bearings)
+        if everything or "marks" in dirty:
+            self.map.show_marks(self.hunt.marks["x_m"], self.hunt.marks["y_m"])
+        if self._background is not None and self.hunt.frame is not None:
+            self._apply_background()
+        self.map.fit()
+        self.refreshed.emit()
+
+    # ---------------------------------------------------------------- targets
+    def _table_selection(self, *_):
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            target = self.table_model.target_at(rows[0].row())
+            if target != self.selected:
+                self.select_target(target)
+
+    def select_target(self, target):
+        """Show ``target`` in the map, strip chart, polar plot and floor panel."""
+        self.selected = target
+        self.table_model.refresh()
+        row = self.table_model.row_of(target)
+        if row >= 0:
+            self.table.selectRow(row)
+        self.map.clear_hunt()
+        self.strip.clear_data()
+        self._mark_dirty("all")
+
+    def activate_selected(self):
+        """Tell the handheld to hunt the selected target (SET_MODE HUNT)."""
+        if self.selected is None:
+            self.show_message("no target selected: pick one in the target list first", "info")
+            return
+        self.table_model.active = self.selected
+        self.table_model.refresh()
+        if isinstance(self.source, LiveSource):
+            from firmware import protocol
+
+            self.source.send(protocol.SET_MODE, _hunt_mode_fields(self.selected))
+            self.statusBar().showMessage(f"asked the handheld to hunt target {self.selected}", 5000)
+
+    # ---------------------------------------------------------------- actions
+    def show_message(self, text, level="error"):
+        """Show one clear line in the message bar; the window keeps running."""
+        self.message.show_message(text, level)
+        self.statusBar().showMessage(text, 10000)
+
+    def mark(self, text="mark"):
+        """Mark the current place (drawn on the map; recorded as an event when recording)."""
+        if self.hunt.position is None:
+            self.show_message("cannot mark: no position fix yet", "info")
+            return
+        x, y = self.hunt.position
+        self.hunt.marks.append(time.time(), x, y)
+        if self.writer is not None:
+            fields = {"x_m": x, "y_m": y}
+            if self.hunt.frame is not None:
+                lat, lon = self.hunt.frame.to_latlon(x, y)
+                fields.update(lat_deg=float(lat), lon_deg=float(lon))
+            self.writer.event(text, **fields)
+        self._mark_dirty("marks")
+
+    def start_recording(self, path):
+        """Record every live record to a new session file before it is shown."""
+        if not isinstance(self.source, LiveSource):
+            self.show_message("recording needs a live source (serial port or simulator); "
+                              "a replay is already recorded", "info")
+            return False
+        from host.session import SessionWriter
+
+        try:
+            self.writer = SessionWriter(path, calibration_id=self.hunt.status.calibration_id or None,
+                                        meta={"source": self.source_name})
+        except Exception as exc:  # sqlite3/OS errors: unwritable place, disk full
+            self.show_message(f"cannot record to {path}: {exc}; pick another file")
+            return False
+        self.source.set_recorder(self.writer)
+        self.hunt.status.recording = os.path.basename(str(path))
+        self.record_action.setText("Stop recording")
+        self._update_status()
+        return True
+
+    def stop_recording(self):
+        if self.writer is None:
+            return
+        if isinstance(self.source, LiveSource):
+            self.source.set_recorder(None)
+        self.writer.close()
+        self.writer = None
+        self.hunt.status.recording = ""
+        self.record_action.setText("Start recording\u2026")
+        self._update_status()
+
+    def _toggle_recording(self):
+        if self.writer is not None:
+            self.stop_recording()
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Record session", self._last_dir(),
+                                              "rfhound session (*.rfh *.sqlite)")
+        if path:
+            self._remember_dir(path)
+            self.start_recording(path)
+
+    def load_tasking(self, path):
+        """Check a signed tasking file, show its targets and send it to the handheld.
+
+        A bad signature or a damaged file is reported in the message bar and
+        nothing is sent.
+        """
+        from host.app.tasking_io import TaskingRejected, read_signed_tasking
+
+        try:
+            blob, tasking = read_signed_tasking(path)
+        except TaskingRejected as exc:
+            self.show_message(str(exc))
+            return False
+        self._set_tasking(tasking)
+        self._tasking_path = path
+        if isinstance(self.source, LiveSource):
+            from host.app.tasking_io import tasking_messages
+
+            for msg_type, fields, tail in tasking_messages(blob):
+                self.source.send(msg_type, fields, tail)
+            self.show_message(f"tasking {os.path.basename(path)} sent to the handheld "
+                              f"({len(self.hunt.targets)} targets)", "info")
+        else:
+            self.show_message(f"tasking {os.path.basename(path)} loaded; connect the handheld "
+                              "and load it again to send it", "info")
+        return True
+
+    def _ask_tasking(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Signed tasking", self._last_dir(),
+                                              "tasking (*.json *.tasking);;all files (*)")
+        if path:
+            self._remember_dir(path)
+            self.load_tasking(path)
+
+    def _ask_port(self):
+        from serial.tools import list_ports
+
+        ports = [p.device for p in list_ports.comports()]
+        last = str(self.settings.value("last_port", ""))
+        choices = ([last] if last and last not in ports else []) + ports
+        url, ok = QInputDialog.getItem(self, "Serial port",
+                                       "Port (or any pyserial URL):", choices or ["/dev/ttyACM0"],
+                                       0, True)
+        if ok and url:
+            self.open_port(url)
+
+    def _ask_replay(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Replay session", self._last_dir(),
+                                              "rfhound session (*.rfh *.sqlite);;all files (*)")
+        if path:
+            self.open_replay(path)
+
+    def _start_simulator(self):
+        try:
+            from host.app.simulator import simulator_records
+            records = simulator_records()
+        except (ImportError, AttributeError) as exc:
+            self.show_message(f"simulator not available here ({exc}); use rfhound demo")
+            return
+        self.open_records(records, "simulator")
+
+    def _ask_background(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Offline map image with world file",
+                                              self._last_dir(), "images (*.png *.jpg *.tif)")
+        if path:
+            self.load_background(path)
+
+    def load_background(self, image_path):
+        """Show a georeferenced image (world file beside it) under the map."""
+        try:
+            self._background = offline_map.read_georeferenced(image_path)
+        except offline_map.MapError as exc:
+            self.show_message(str(exc))
+            return False
+        self._mark_dirty("background")
+        return True
+
+    def _apply_background(self):
+        image, corners_lonlat = self._background
+        self._background = None
+        affine = offline_map.affine_to_local(corners_lonlat, image.shape, self.hunt.frame)
+        self.map.show_background(image, affine)
+
+    def set_buildings(self, polygons):
+        """Draw building outlines, each a sequence of (x_m, y_m) east/north points."""
+        self.hunt.buildings = [np.asarray(p, dtype=float) for p in polygons]
+        self.map.show_buildings(self.hunt.buildings)
+        self._mark_dirty("buildings")
+
+    def _ask_export(self, kind):
+        filters = {"kml": "KML (*.kml)", "geojson": "GeoJSON (*.geojson)",
+                   "csv": "measurement CSV (*.csv)", "png": "PNG (*.png)", "pdf": "PDF (*.pdf)"}
+        path, _ = QFileDialog.getSaveFileName(self, "Export", self._last_dir(), filters[kind])
+        if path:
+            self._remember_dir(path)
+            self.export(kind, path)
+
+    def export(self, kind, path):
+        """Write ``kind`` (kml, geojson, csv, png, pdf) to ``path``; report problems in the bar."""
+        try:
+            if kind in ("png", "pdf"):
+                from host.app.report import write_report
+
+                write_report(self, path)
+            elif self.hunt.frame is None and kind != "csv":
+                raise export.ExportError("nothing to export yet: no position fix has arrived")
+            else:
+                {"kml": export.write_kml, "geojson": export.write_geojson,
+                 "csv": export.write_measurement_csv}[kind](self.hunt, path)
+        except (export.ExportError, OSError) as exc:
+            self.show_message(f"export to {path} failed: {exc}")
+            return False
+        self.statusBar().showMessage(f"exported {path}", 5000)
+        return True
+
+    # ----------------------------------------------------------------- status
+    def _update_status(self):
+        s = self.hunt.status
+        now = time.monotonic()
+        self._rate = [(t, n) for t, n in self._rate if now - t < 2.0]
+        if not isinstance(self.source, LiveSource) and self._rate:
+            s.frames_per_s = sum(n for _, n in self._rate) / 2.0
+        dash = "\u2013"
+        text = {
+            "link": f"link: {s.state}",
+            "rate": f"{s.frames_per_s:.1f} frames/s",
+            "crc": f"CRC errors: {s.crc_errors}",
+            "battery": f"battery: {s.battery or dash}",
+            "gnss": f"GNSS: {s.gnss or dash}",
+            "calibration": f"calibration: {s.calibration_id or dash}",
+            "recording": f"recording: {s.recording}" if s.recording else "not recording",
+        }
+        for key, label in self.status_labels.items():
+            label.setText(text[key])
+
+    def closeEvent(self, event):
+        self.close_source()
+        QMetaObject.invokeMethod(self.dsp, "stop", Qt.BlockingQueuedConnection)
+        self.dsp_thread.quit()
+        self.dsp_thread.wait(3000)
+        self._save_settings()
+        super().closeEvent(event)
+
+
+def colour_range_dbm(rssi_dbm, step_db=5.0, min_span_db=20.0):
+    """Track colour range: the 2nd to 98th percentile of the detections, in whole steps.
+
+    Rounded to ``step_db`` so the colours stay put while the hunt goes on.
+    """
+    ok = rssi_dbm[np.isfinite(rssi_dbm)]
+    if not len(ok):
+        return POWER_RANGE_DBM
+    lo = np.floor(np.percentile(ok, 2) / step_db) * step_db
+    hi = np.ceil(np.percentile(ok, 98) / step_db) * step_db
+    if hi - lo < min_span_db:
+        mid = (lo + hi) / 2
+        lo, hi = mid - min_span_db / 2, mid + min_span_db / 2
+    return float(lo), float(hi)
+
+
+def _hunt_mode_fields(target):
+    """SET_MODE fields asking for HUNT on one target (frequency from the tasking, AGC gain)."""
+    from firmware import protocol
+
+    return (protocol.MODE_HUNT, 0, protocol.GAIN_AUTO, int(target))

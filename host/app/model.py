@@ -1,0 +1,367 @@
+"""Hunt state shown by the console: targets, their measurements, scans, link status.
+
+The model knows no Qt: record sources feed it record dicts (``host.records``
+shape), views read it, the DSP worker writes estimates back into it.  Keeping
+it plain Python lets the tests and the exporters use it without a window.
+"""
+
+import collections
+import math
+
+import numpy as np
+
+from host.app.geo import LocalFrame
+from host.privacy import mask_imsi
+
+#: A target counts as detected while its last detection is this recent.
+DETECTION_HOLD_S = 10.0
+
+#: A rotation scan is the run of headed measurements taken within this radius ...
+SCAN_RADIUS_M = 3.0
+#: ... with no pause longer than this ...
+SCAN_GAP_S = 5.0
+#: ... and it gives a bearing when its headings cover this much of the circle
+#: (the least ``dsp.bearing.scan_bearing`` accepts by default).
+SCAN_COVERAGE_DEG = 270.0
+
+
+class Columns:
+    """Growable float64 columns with amortised O(1) append.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Column names; every column starts as NaN.
+    capacity : int
+        Initial capacity; doubled when full.
+    """
+
+    def __init__(self, names, capacity=1024):
+        self.names = tuple(names)
+        self._data = {name: np.full(capacity, np.nan) for name in self.names}
+        self.n = 0
+
+    def append(self, *values):
+        if self.n == len(self._data[self.names[0]]):
+            for name, column in self._data.items():
+                grown = np.full(2 * len(column), np.nan)
+                grown[: self.n] = column
+                self._data[name] = grown
+        for name, value in zip(self.names, values):
+            self._data[name][self.n] = np.nan if value is None else value
+        self.n += 1
+
+    def __getitem__(self, name):
+        return self._data[name][: self.n]
+
+    def __len__(self):
+        return self.n
+
+
+class EstimateView:
+    """What the console shows of one ``dsp.locate.Estimate``.
+
+    The 95 % ellipse is drawn from the covariance (chi-square, 2 dof), so the
+    drawing does not depend on the ellipse-angle convention of the estimator.
+    """
+
+    #: chi-square quantile, 2 degrees of freedom, p = 0.95: -2 ln(0.05)
+    CHI2_95 = -2.0 * math.log(0.05)
+
+    def __init__(self, x_m, y_m, cov_m2, cep50_m, n_used, floor=None, floor_prob=None):
+        self.x_m = float(x_m)
+        self.y_m = float(y_m)
+        self.cov_m2 = np.asarray(cov_m2, dtype=float).reshape(2, 2)
+        self.cep50_m = float(cep50_m)
+        self.n_used = int(n_used)
+        self.floor = floor
+        self.floor_prob = dict(floor_prob) if floor_prob else {}
+
+    def ellipse_xy(self, n=73):
+        """Return the 95 % ellipse outline as ``(x_m, y_m)`` arrays of length ``n``."""
+        vals, vecs = np.linalg.eigh(self.cov_m2)
+        radii = np.sqrt(np.clip(vals, 0.0, None) * self.CHI2_95)
+        t = np.linspace(0.0, 2.0 * np.pi, n)
+        pts = vecs @ (radii[:, None] * np.vstack([np.cos(t), np.sin(t)]))
+        return self.x_m + pts[0], self.y_m + pts[1]
+
+    def semi_axes_m(self):
+        """Return the 95 % ellipse semi-axes (major, minor) in metres."""
+        vals = np.clip(np.linalg.eigvalsh(self.cov_m2), 0.0, None)
+        return tuple(np.sqrt(vals[::-1] * self.CHI2_95))
+
+
+class Scan:
+    """One rotation scan: power against antenna heading at one place.
+
+    ``bearing_deg`` and ``sigma_deg`` are filled by the DSP worker; ``rejected``
+    holds its reason when the scan gave no bearing.
+    """
+
+    def __init__(self, target, x_m, y_m, heading_deg, power_dbm, time_s):
+        self.target = target
+        self.x_m = x_m
+        self.y_m = y_m
+        self.heading_deg = np.asarray(heading_deg, dtype=float)
+        self.power_dbm = np.asarray(power_dbm, dtype=float)
+        self.time_s = time_s
+        self.bearing_deg = None
+        self.sigma_deg = None
+        self.ambiguous = False
+        self.rejected = None
+
+
+class Target:
+    """One tasked target and everything measured on it."""
+
+    def __init__(self, index, label=None, imsi=None, channel="", group="", freq_hz=None):
+        self.index = index
+        self.label = label or f"T{index + 1}"
+        self.imsi_masked = _masked(imsi)
+        self.channel = channel
+        self.group = group
+        self.freq_hz = freq_hz
+        self.meas = Columns(("time_s", "x_m", "y_m", "rssi_dbm", "floor", "heading_deg", "alt_m"))
+        self.last_rssi_dbm = None
+        self.last_time_s = None
+        self.last_detect_s = None
+        self.estimate = None
+        self.heat = None
+        self.scan = None
+        self.bearings = []
+        self.scan_rows = []
+
+    def detection_state(self):
+        """Return ``"detected"``, ``"lost"`` (measured, not heard lately) or ``"no data"``."""
+        if self.last_time_s is None:
+            return "no data"
+        if self.last_detect_s is not None and self.last_time_s - self.last_detect_s <= DETECTION_HOLD_S:
+            return "detected"
+        return "lost"
+
+    def live_scan(self):
+        """Return the scan in progress as a Scan without bearing, or None."""
+        if len(self.scan_rows) < 2:
+            return None
+        arr = np.array(self.scan_rows)
+        return Scan(self.index, float(arr[:, 0].mean()), float(arr[:, 1].mean()), arr[:, 2],
+                    arr[:, 3], float(arr[-1, 4]))
+
+    def quality(self):
+        """Return a short estimate-quality text: CEP50 and the number of measurements used."""
+        if self.estimate is None:
+            return ""
+        return f"CEP50 {self.estimate.cep50_m:.0f} m (n={self.estimate.n_used})"
+
+
+def _masked(imsi):
+    if not imsi:
+        return ""
+    imsi = str(imsi)
+    return imsi if "*" in imsi else mask_imsi(imsi)
+
+
+class LinkStatus:
+    """Link and device health shown in the status bar."""
+
+    def __init__(self):
+        self.state = "no source"
+        self.frames_per_s = 0.0
+        self.crc_errors = 0
+        self.battery = ""
+        self.gnss = ""
+        self.calibration_id = ""
+        self.recording = ""
+        self.device = ""
+
+
+class HuntModel:
+    """Everything the console shows, fed one record dict at a time.
+
+    Parameters
+    ----------
+    frame : LocalFrame or None
+        Local east/north frame; by default anchored at the first position fix.
+    """
+
+    def __init__(self, frame=None):
+        self.frame = frame
+        self.targets = {}
+        self.marks = Columns(("time_s", "x_m", "y_m"))
+        self.status = LinkStatus()
+        self.buildings = []
+        self.position = None
+        self.events = collections.deque(maxlen=200)
+        self.n_records = 0
+
+    def set_tasking(self, tasking):
+        """Create the targets named by a (masked) tasking dict.
+
+        Accepts the tasking as ``host.session.SessionReader.tasking`` gives it:
+        a dict with a ``targets`` list whose items carry ``label``, ``imsi``,
+        the channel (``channel`` or ``arfcn``/``earfcn``/``uarfcn``, with
+        ``rat``) and ``group``.
+        """
+        for i, item in enumerate((tasking or {}).get("targets", [])):
+            index = int(item.get("index", i))
+            channel = next((item[k] for k in ("channel", "arfcn", "earfcn", "uarfcn", "nrarfcn")
+                            if item.get(k) is not None), "")
+            rat = item.get("rat", "")
+            self.targets[index] = Target(
+                index, item.get("label") or item.get("name"), item.get("imsi"),
+                f"{rat} {channel}".strip(), str(item.get("group", "") or ""),
+                _freq_hz(item))
+
+    def target(self, index):
+        """Return target ``index``, creating an untasked one on first sight."""
+        if index not in self.targets:
+            self.targets[index] = Target(index)
+        return self.targets[index]
+
+    def ingest(self, records):
+        """Apply a batch of record dicts.
+
+        Returns
+        -------
+        touched : set of int
+            Targets with new measurements.
+        points : list of tuple
+            ``(target, x_m, y_m, rssi_dbm, floor, alt_m)`` for the DSP worker;
+            ``rssi_dbm`` is NaN when measured but not detected.
+        scans : list of Scan
+            Rotation scans completed by this batch.
+        """
+        touched, points, scans = set(), [], []
+        for rec in records:
+            self.n_records += 1
+            kind = rec.get("kind")
+            if kind == "MEAS":
+                point = self._meas(rec, scans)
+                if point is not None:
+                    touched.add(point[0])
+                    points.append(point)
+            elif kind == "STATUS":
+                self._device_status(rec)
+            elif kind == "HELLO":
+                self.status.device = str(rec.get("device_id", rec.get("firmware", "")) or "")
+                if rec.get("calibration_id"):
+                    self.status.calibration_id = str(rec["calibration_id"])
+            elif kind == "MARK" or (kind == "EVENT" and rec.get("text") == "mark"):
+                if self.position is not None:
+                    self.marks.append(_time(rec), *self.position)
+            if kind in ("EVENT", "LOG", "NAK", "ACK"):
+                self.events.append(rec)
+        return touched, points, scans
+
+    def _meas(self, rec, scans):
+        xy = self._xy(rec)
+        if xy is None:
+            return None
+        t = self.target(int(rec.get("target", 0)))
+        rssi = rec.get("rssi_dbm")
+        if rec.get("not_detected"):
+            rssi = None
+        time_s = _time(rec)
+        heading = rec.get("heading_deg")
+        t.meas.append(time_s, xy[0], xy[1], rssi, rec.get("floor"), heading, rec.get("alt_m"))
+        t.last_time_s = time_s
+        if rssi is not None:
+            t.last_rssi_dbm = float(rssi)
+            t.last_detect_s = time_s
+        if not rec.get("position_stale"):
+            self.position = xy
+        scan = self._collect_scan(t, xy, heading, rssi, time_s)
+        if scan is not None:
+            t.scan = scan
+            scans.append(scan)
+        return (t.index, xy[0], xy[1], np.nan if rssi is None else float(rssi),
+                rec.get("floor"), rec.get("alt_m"))
+
+    def _xy(self, rec):
+        if rec.get("x_m") is not None and rec.get("y_m") is not None:
+            return float(rec["x_m"]), float(rec["y_m"])
+        lat, lon = rec.get("lat_deg"), rec.get("lon_deg")
+        if lat is None or lon is None:
+            return None
+        if self.frame is None:
+            self.frame = LocalFrame(lat, lon, rec.get("alt_m") or 0.0)
+        return self.frame.to_xy(lat, lon)
+
+    def _collect_scan(self, t, xy, heading, rssi, time_s):
+        """Gather headed detections taken in one place; return the Scan that this reading ends."""
+        rows = t.scan_rows
+        done = None
+        if rows and (heading is None
+                     or math.hypot(xy[0] - rows[0][0], xy[1] - rows[0][1]) > SCAN_RADIUS_M
+                     or time_s - rows[-1][4] > SCAN_GAP_S):
+            done = _close_scan(t)
+        if heading is not None and rssi is not None:
+            rows.append((xy[0], xy[1], float(heading) % 360.0, float(rssi), time_s))
+        return done
+
+    def finish_scans(self):
+        """Close the scans still open (the source has ended); return those complete enough."""
+        scans = []
+        for t in self.targets.values():
+            scan = _close_scan(t)
+            if scan is not None:
+                t.scan = scan
+                scans.append(scan)
+        return scans
+
+    def _device_status(self, rec):
+        for key, fmt in (("battery_pct", "{:.0f} %"), ("battery_v", "{:.2f} V"),
+                         ("battery_mv", "{:.0f} mV")):
+            if rec.get(key) is not None:
+                self.status.battery = fmt.format(rec[key])
+                break
+        fix = next((rec[k] for k in ("gnss_fix", "fix", "fix_type") if rec.get(k) is not None), None)
+        if fix is not None:
+            sats = rec.get("gnss_sats", rec.get("satellites"))
+            self.status.gnss = _fix_text(fix) + (f", {sats} sats" if sats is not None else "")
+        if rec.get("calibration_id"):
+            self.status.calibration_id = str(rec["calibration_id"])
+
+
+def _freq_hz(item):
+    """Uplink frequency of a tasking target: given, or from its RAT and channel."""
+    if item.get("freq_hz"):
+        return float(item["freq_hz"])
+    if item.get("rat") and item.get("channel") is not None:
+        from dsp.bands import uplink_hz
+
+        try:
+            return float(uplink_hz(item["rat"], item["channel"], item.get("band")))
+        except ValueError:
+            return None
+    return None
+
+
+def _close_scan(t):
+    rows, t.scan_rows = t.scan_rows, []
+    if len(rows) < 4 or _coverage_deg([r[2] for r in rows]) < SCAN_COVERAGE_DEG:
+        return None
+    arr = np.array(rows)
+    return Scan(t.index, float(arr[:, 0].mean()), float(arr[:, 1].mean()), arr[:, 2], arr[:, 3],
+                float(arr[-1, 4]))
+
+
+def _fix_text(fix):
+    if isinstance(fix, str):
+        return fix
+    return {0: "no fix", 1: "fix", 2: "2D fix", 3: "3D fix"}.get(int(fix), f"fix {fix}")
+
+
+def _time(rec):
+    if rec.get("rx_time_s") is not None:
+        return float(rec["rx_time_s"])
+    return float(rec.get("device_time_ms", 0)) / 1000.0
+
+
+def _coverage_deg(headings_deg):
+    """Return the arc of the circle covered by the headings (360 minus the largest gap)."""
+    h = np.sort(np.asarray(headings_deg) % 360.0)
+    if len(h) < 2:
+        return 0.0
+    gaps = np.diff(np.concatenate([h, [h[0] + 360.0]]))
+    return 360.0 - float(gaps.max())

@@ -1,0 +1,360 @@
+"""Record sources for the console: a live link or simulator, and a session replay.
+
+Each source is a ``QObject`` moved to its own ``QThread``; a timer in that
+thread drains the input and emits record batches by signal, so the GUI never
+waits on a port or a file.  The live source records every record (when
+recording is on) *before* emitting it: nothing is shown that was not stored.
+"""
+
+import queue
+import threading
+import time
+
+from PyQt5.QtCore import QObject, QThread, QTimer, pyqtSignal, pyqtSlot
+
+#: How often a source thread drains its input and emits one batch.
+TICK_MS = 20
+#: How often the live source retries a port that cannot be opened.
+RETRY_S = 2.0
+
+
+class RecordSource(QObject):
+    """Common signals of a record source.
+
+    Signals
+    -------
+    records(list)  : a batch of record dicts, in arrival order
+    stats(dict)    : link counters (frames, crc_errors, connected, ...)
+    state(str)     : short link state for the status bar
+    error(str)     : one clear line for the message bar
+    finished()     : the source has nothing more to give (replay end)
+    """
+
+    records = pyqtSignal(object)
+    stats = pyqtSignal(object)
+    state = pyqtSignal(str)
+    error = pyqtSignal(str)
+    finished = pyqtSignal()
+
+    def __init__(self):
+        super().__init__()
+        self._timer = None
+
+    @pyqtSlot()
+    def start(self):
+        """Start ticking; runs in the source thread (connected to ``QThread.started``)."""
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)
+        self._open()
+        self._timer.start()
+
+    @pyqtSlot()
+    def stop(self):
+        """Stop ticking and release the input; runs in the source thread."""
+        if self._timer is not None:
+            self._timer.stop()
+        self._close()
+
+    def _open(self):
+        raise NotImplementedError
+
+    def _close(self):
+        raise NotImplementedError
+
+    def _tick(self):
+        raise NotImplementedError
+
+
+class IterableLink:
+    """Link-shaped adaptor for a simulator that yields record dicts.
+
+    A thread iterates ``records_iter`` (which paces itself, as a device would)
+    into the ``records`` queue, so a simulator stands in for hardware behind
+    the same interface as ``host.link.Link``.
+    """
+
+    def __init__(self, records_iter):
+        self._iter = records_iter
+        self.records = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = None
+        self._frames = 0
+        self._done = False
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name="sim-records", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        for rec in self._iter:
+            if self._stop.is_set():
+                break
+            self.records.put(rec)
+            self._frames += 1
+        self._done = True
+
+    def stop(self):
+        self._stop.set()
+
+    def send(self, msg_type, fields=(), tail=b""):
+        """Accept and drop commands: a record stream has no way back to its device."""
+
+    def stats(self):
+        return {"frames": self._frames, "crc_errors": 0, "connected": not self._done}
+
+
+class LiveSource(RecordSource):
+    """Records from a ``host.link.Link`` (serial port) or any link-shaped object.
+
+    Parameters
+    ----------
+    url : str or None
+        pyserial URL (``/dev/ttyACM0``, ``loop://``, ...), opened with
+        ``host.link.Link``; retried every ``RETRY_S`` while it fails.
+    link : object or None
+        A ready link-shaped object (``start``, ``stop``, ``send``, ``stats``,
+        ``records`` queue) instead of ``url``, e.g. :class:`IterableLink`.
+    """
+
+    def __init__(self, url=None, link=None, baudrate=115200):
+        super().__init__()
+        self.url = url
+        self._link = link
+        self._own_link = link is None
+        self._baudrate = baudrate
+        self._lock = threading.Lock()
+        self._recorder = None
+        self._outbox = queue.Queue()
+        self._next_try = 0.0
+        self._connected = None
+        self._last_stats = 0.0
+
+    def set_recorder(self, writer):
+        """Record every record to ``writer`` (``SessionWriter`` or None) before it is shown."""
+        with self._lock:
+            self._recorder = writer
+
+    def send(self, msg_type, fields=(), tail=b""):
+        """Queue one host->device message; sent from the source thread."""
+        self._outbox.put((msg_type, fields, tail))
+
+    def _open(self):
+        if self._link is not None:
+            self._link.start()
+            self.state.emit("connected")
+            return
+        from host.link import Link
+
+        self._next_try = time.monotonic() + RETRY_S
+        try:
+            link = Link(self.url, baudrate=self._baudrate)
+            link.start()
+        except Exception as exc:  # pyserial raises SerialException/OSError/ValueError for bad ports
+            self.state.emit("no port")
+            self.error.emit(f"cannot open serial port {self.url}: {_reason(exc)}; "
+                            f"check the cable or pick another port (retrying every {RETRY_S:.0f} s)")
+            return
+        self._link = link
+
+    def _close(self):
+        if self._link is not None:
+            self._link.stop()
+        if self._own_link:
+            self._link = None
+
+    def _tick(self):
+        if self._link is None:
+            if time.monotonic() >= self._next_try:
+                self._open()
+            return
+        while not self._outbox.empty():
+            msg_type, fields, tail = self._outbox.get_nowait()
+            try:
+                self._link.send(msg_type, fields, tail)
+            except (ConnectionError, OSError) as exc:
+                self.error.emit(f"cannot send to {self.url or 'the device'}: {_reason(exc)}; "
+                                "send again once the link is up")
+        batch = []
+        with self._lock:
+            while True:
+                try:
+                    rec = self._link.records.get_nowait()
+                except queue.Empty:
+                    break
+                if self._recorder is not None:
+                    self._recorder.record(rec)
+                batch.append(rec)
+        if batch:
+            self.records.emit(batch)
+        now = time.monotonic()
+        if now - self._last_stats >= 0.5:
+            self._last_stats = now
+            stats = dict(self._link.stats())
+            self.stats.emit(stats)
+            connected = bool(stats.get("connected", True))
+            if connected != self._connected:
+                if self._connected is not None and not connected:
+                    where = self.url or "the device"
+                    self.error.emit(f"link lost on {where}: device unplugged or powered off; "
+                                    "reconnecting when it returns")
+                self._connected = connected
+                self.state.emit("connected" if connected else "reconnecting")
+
+
+def _reason(exc):
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class ReplaySource(RecordSource):
+    """Records of a session file, paced by their arrival times.
+
+    Control methods (``play``, ``pause``, ``seek``, ``set_speed``) may be called
+    from the GUI thread; they set state that the source thread reads each tick.
+
+    Signals
+    -------
+    opened(dict)    : ``{"meta", "tasking", "start_s", "end_s"}`` once the file is read
+    reset()         : the model must be cleared (a backwards seek follows)
+    position(float) : replay clock, seconds since the first record
+    """
+
+    opened = pyqtSignal(object)
+    reset = pyqtSignal()
+    position = pyqtSignal(float)
+
+    #: records per tick when replaying as fast as possible
+    FAST_BATCH = 5000
+
+    def __init__(self, path, speed=1.0, playing=True):
+        super().__init__()
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._speed = float(speed)
+        self._playing = playing
+        self._seek_s = None
+        self._recs = []
+        self._times = []
+        self._next = 0
+        self._clock_s = 0.0
+        self._last_tick = None
+        self._failed = False
+        self._ended = False
+
+    def play(self):
+        with self._lock:
+            self._playing = True
+
+    def pause(self):
+        with self._lock:
+            self._playing = False
+
+    def seek(self, offset_s):
+        """Jump to ``offset_s`` seconds after the first record."""
+        with self._lock:
+            self._seek_s = max(0.0, float(offset_s))
+
+    def set_speed(self, speed):
+        """Replay ``speed`` times real time; 0 means as fast as possible."""
+        with self._lock:
+            self._speed = float(speed)
+
+    def _open(self):
+        from host.session import SessionError, SessionReader
+
+        try:
+            reader = SessionReader(self.path)
+            self._recs = list(reader.records())
+            meta, tasking = reader.meta, reader.tasking
+        except SessionError as exc:
+            self._fail(str(exc))
+            return
+        except Exception as exc:  # sqlite3/OS errors a damaged file can raise past the reader
+            self._fail(f"cannot read session {self.path}: {_reason(exc)}; "
+                       "is it an rfhound session file?")
+            return
+        self._times = [_rec_time(r) for r in self._recs]
+        start = self._times[0] if self._times else 0.0
+        self._times = [t - start for t in self._times]
+        end = self._times[-1] if self._times else 0.0
+        self.opened.emit({"meta": meta, "tasking": tasking, "start_s": start, "end_s": end})
+        self.state.emit("replay")
+
+    def _fail(self, message):
+        self._failed = True
+        self.state.emit("replay failed")
+        self.error.emit(message)
+
+    def _close(self):
+        self._recs = []
+
+    def _tick(self):
+        now = time.monotonic()
+        dt = 0.0 if self._last_tick is None else now - self._last_tick
+        self._last_tick = now
+        with self._lock:
+            speed, playing, seek = self._speed, self._playing, self._seek_s
+            self._seek_s = None
+        if self._failed or (self._ended and seek is None):
+            return
+        if seek is not None:
+            if seek < self._clock_s:
+                self.reset.emit()
+                self._next = 0
+            self._clock_s = seek
+            self._emit_until(self._clock_s, limit=None)
+        elif playing:
+            if speed <= 0:
+                self._emit_until(float("inf"), limit=self.FAST_BATCH)
+                if self._next < len(self._recs):
+                    self._clock_s = self._times[self._next]
+                else:
+                    self._clock_s = self._times[-1] if self._times else 0.0
+            else:
+                self._clock_s += dt * speed
+                self._emit_until(self._clock_s, limit=None)
+        self.position.emit(self._clock_s)
+        self._ended = self._next >= len(self._recs)
+        if self._ended:
+            self.state.emit("replay ended")
+            self.finished.emit()
+
+    def _emit_until(self, clock_s, limit):
+        start = self._next
+        stop = start
+        while stop < len(self._recs) and self._times[stop] <= clock_s:
+            stop += 1
+            if limit is not None and stop - start >= limit:
+                break
+        if stop > start:
+            self._next = stop
+            self.records.emit(self._recs[start:stop])
+
+
+def _rec_time(rec):
+    if rec.get("rx_time_s") is not None:
+        return float(rec["rx_time_s"])
+    return float(rec.get("device_time_ms", 0)) / 1000.0
+
+
+class SourceRunner:
+    """Own one source and its thread; stop both cleanly."""
+
+    def __init__(self, source):
+        self.source = source
+        self.thread = QThread()
+        self.thread.setObjectName(type(source).__name__)
+        source.moveToThread(self.thread)
+        self.thread.started.connect(source.start)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self, timeout_ms=3000):
+        """Stop the source in its own thread, then end the thread."""
+        if self.thread.isRunning():
+            from PyQt5.QtCore import QMetaObject, Qt
+
+            QMetaObject.invokeMethod(self.source, "stop", Qt.BlockingQueuedConnection)
+            self.thread.quit()
+            self.thread.wait(timeout_ms)

@@ -1,0 +1,257 @@
+"""The hunt map: track coloured by power, posterior heat map, bearing wedges,
+estimate with its 95 % ellipse, marks, buildings, offline background,
+a metre scale and a north arrow.
+
+East/north metres about the first fix; north is up.  Every plot item is made
+once in ``__init__`` and later only fed with ``setData``/``setImage``/``setPath``.
+"""
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.graphicsItems.GraphicsWidgetAnchor import GraphicsWidgetAnchor
+from PyQt5.QtCore import QPointF, QRectF, Qt
+from PyQt5.QtGui import QBrush, QColor, QPainterPath, QPen, QPolygonF, QTransform
+from PyQt5.QtWidgets import QGraphicsPathItem
+
+#: Fixed power colour scale of the track (dBm); fixed so colours mean the same all hunt.
+POWER_RANGE_DBM = (-120.0, -50.0)
+#: Number of colour steps of the track; brushes are made once per step.
+POWER_STEPS = 32
+#: Length of a drawn bearing wedge.
+WEDGE_LENGTH_M = 400.0
+
+
+def power_colormap():
+    """Return the colour map shared by the track, the strip chart and the legend."""
+    return pg.colormap.get("viridis")
+
+
+class MetreScale(pg.ScaleBar):
+    """Scale bar that picks a round length (1, 2, 5 x 10^k m) of about a fifth of the view."""
+
+    def __init__(self):
+        super().__init__(size=10, width=4, suffix="m", offset=(-20, -30))
+
+    def updateBar(self):
+        view = self.parentItem()
+        if view is None:
+            return
+        (x0, x1), _ = view.viewRange()
+        target = max((x1 - x0) / 5.0, 1e-3)
+        exp = math.floor(math.log10(target))
+        size = max(m * 10 ** exp for m in (1, 2, 5) if m * 10 ** exp <= target)
+        if size != self.size:
+            self.size = size
+            self.text.setText(pg.siFormat(size, suffix="m"))
+        super().updateBar()
+
+
+class NorthArrow(GraphicsWidgetAnchor, pg.GraphicsObject):
+    """An arrow with an N pinned to the top-right corner of the view (north is up)."""
+
+    def __init__(self):
+        pg.GraphicsObject.__init__(self)
+        GraphicsWidgetAnchor.__init__(self)
+        self.setFlag(self.GraphicsItemFlag.ItemHasNoContents)
+        path = QPainterPath()
+        path.addPolygon(QPolygonF([QPointF(0, -18), QPointF(9, 10), QPointF(0, 4), QPointF(-9, 10),
+                                   QPointF(0, -18)]))
+        arrow = QGraphicsPathItem(path, self)
+        arrow.setBrush(QBrush(QColor(30, 30, 30)))
+        arrow.setPen(QPen(QColor(255, 255, 255), 1.2))
+        label = pg.TextItem("N", color=(30, 30, 30), anchor=(0.5, 1.0))
+        label.setParentItem(self)
+        label.setPos(0, -18)
+
+    def boundingRect(self):
+        return QRectF()
+
+    def setParentItem(self, parent):
+        ret = pg.GraphicsObject.setParentItem(self, parent)
+        self.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-26, 44))
+        return ret
+
+
+class MapView(pg.PlotWidget):
+    """The hunt map; feed it with the ``show_*`` methods."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground("w")
+        plot = self.getPlotItem()
+        plot.setAspectLocked(True)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setLabel("bottom", "east", units="m")
+        plot.setLabel("left", "north", units="m")
+        plot.setMenuEnabled(False)
+        vb = plot.getViewBox()
+
+        self.background = pg.ImageItem(axisOrder="row-major")
+        self.background.setZValue(-20)
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setLookupTable(_heat_lut())
+        self.heat.setLevels((0.0, 1.0))
+        self.heat.setZValue(-10)
+        self.buildings = QGraphicsPathItem()
+        self.buildings.setPen(pg.mkPen((90, 90, 90), width=1.5, cosmetic=True))
+        self.buildings.setBrush(QBrush(QColor(120, 120, 120, 40)))
+        self.buildings.setZValue(-5)
+        self.wedges = QGraphicsPathItem()
+        self.wedges.setPen(pg.mkPen((230, 120, 0, 200), width=1, cosmetic=True))
+        self.wedges.setBrush(QBrush(QColor(255, 160, 0, 55)))
+        self.path_line = pg.PlotDataItem(pen=pg.mkPen((150, 150, 150), width=1))
+        self.path_line.setDownsampling(auto=True, method="peak")
+        self.path_line.setClipToView(True)
+        self.track = pg.ScatterPlotItem(size=6, pen=None, pxMode=True)
+        self.undetected = pg.ScatterPlotItem(size=4, pen=pg.mkPen((120, 120, 120)), brush=None,
+                                             symbol="x", pxMode=True)
+        self.ellipse = pg.PlotCurveItem(pen=pg.mkPen((200, 0, 0), width=2.5))
+        self.estimate = pg.ScatterPlotItem(size=18, symbol="star", pen=pg.mkPen("k"),
+                                           brush=pg.mkBrush(230, 0, 0))
+        self.marks = pg.ScatterPlotItem(size=12, symbol="t1", pen=pg.mkPen("k"),
+                                        brush=pg.mkBrush(0, 120, 255))
+        self.here = pg.ScatterPlotItem(size=12, symbol="o", pen=pg.mkPen("k", width=2),
+                                       brush=pg.mkBrush(255, 255, 255))
+        for item in (self.background, self.heat, self.buildings, self.wedges, self.path_line,
+                     self.undetected, self.track, self.ellipse, self.marks, self.here,
+                     self.estimate):
+            plot.addItem(item)
+
+        cmap = power_colormap()
+        self._brushes = [pg.mkBrush(c) for c in cmap.getLookupTable(nPts=POWER_STEPS, mode="qcolor")]
+        self.scale = MetreScale()
+        self.scale.setParentItem(vb)
+        self.north = NorthArrow()
+        self.north.setParentItem(vb)
+        self.legend = pg.TextItem("", color=(40, 40, 40), anchor=(0, 0))
+        self.legend.setParentItem(vb)
+        self.legend.setPos(6, 4)
+        self._auto_range = True
+        self._extents = {}
+        self._fitted = None
+        vb.sigRangeChangedManually.connect(self._user_moved)
+        self.clear_hunt()
+
+    def _user_moved(self, *_):
+        self._auto_range = False
+
+    def follow(self):
+        """Fit the view to the data again after the user has panned or zoomed."""
+        self._auto_range = True
+        self._fitted = None
+        self.fit()
+
+    def clear_hunt(self):
+        """Empty the hunt items (new source or a seek backwards); keep buildings and background."""
+        self.track.setData([], [])
+        self.undetected.setData([], [])
+        self.path_line.setData([], [])
+        self.ellipse.setData([], [])
+        self.estimate.setData([], [])
+        self.marks.setData([], [])
+        self.here.setData([], [])
+        self.heat.clear()
+        self.wedges.setPath(QPainterPath())
+        self.legend.setText("")
+        self._extents.pop("track", None)
+        self._extents.pop("estimate", None)
+
+    def show_track(self, x_m, y_m, rssi_dbm, range_dbm=POWER_RANGE_DBM):
+        """Show one target's measurement places coloured by its power over ``range_dbm``;
+        grey crosses where it was measured but not heard."""
+        ok = np.isfinite(rssi_dbm)
+        lo, hi = range_dbm
+        step = np.clip(((rssi_dbm[ok] - lo) / (hi - lo) * (POWER_STEPS - 1)).astype(int),
+                       0, POWER_STEPS - 1)
+        brushes = [self._brushes[i] for i in step]
+        self.track.setData(x=x_m[ok], y=y_m[ok], brush=brushes)
+        self.undetected.setData(x=x_m[~ok], y=y_m[~ok])
+        self.path_line.setData(x_m, y_m)
+        if len(x_m):
+            self.here.setData([x_m[-1]], [y_m[-1]])
+            self._extents["track"] = (x_m.min(), x_m.max(), y_m.min(), y_m.max())
+        else:
+            self.here.setData([], [])
+            self._extents.pop("track", None)
+
+    def show_heat(self, heat):
+        """Show ``(levels 0..1 (ny, nx), (x0, y0, width, height) m)``; None clears."""
+        if heat is None:
+            self.heat.clear()
+            return
+        image, rect = heat
+        self.heat.setImage(image, autoLevels=False, levels=(0.0, 1.0))
+        self.heat.setRect(QRectF(*rect))
+
+    def show_estimate(self, est):
+        """Show a ``model.EstimateView`` (or clear with None): point and 95 % ellipse."""
+        if est is None:
+            self.estimate.setData([], [])
+            self.ellipse.setData([], [])
+            self._extents.pop("estimate", None)
+            return
+        self.estimate.setData([est.x_m], [est.y_m])
+        ex, ey = est.ellipse_xy()
+        self.ellipse.setData(ex, ey)
+        self._extents["estimate"] = (ex.min(), ex.max(), ey.min(), ey.max())
+
+    def show_legend(self, text):
+        self.legend.setText(text)
+
+    def show_bearings(self, bearings):
+        """Draw wedges ``(x_m, y_m, bearing_deg, sigma_deg)``: bearing +/- 2 sigma (about 95 %)."""
+        path = QPainterPath()
+        for x, y, bearing, sigma in bearings:
+            half = 2.0 * (sigma if np.isfinite(sigma) else 10.0)
+            angles = np.radians(np.linspace(bearing - half, bearing + half, 12))
+            pts = [QPointF(x, y)] + [QPointF(x + WEDGE_LENGTH_M * math.sin(a),
+                                             y + WEDGE_LENGTH_M * math.cos(a)) for a in angles]
+            path.addPolygon(QPolygonF(pts + [QPointF(x, y)]))
+        self.wedges.setPath(path)
+
+    def show_marks(self, x_m, y_m):
+        self.marks.setData(x_m, y_m)
+
+    def show_buildings(self, polygons):
+        """Draw building outlines, each an ``(n, 2)`` array of east/north metres."""
+        path = QPainterPath()
+        for poly in polygons:
+            pts = [QPointF(float(x), float(y)) for x, y in np.asarray(poly, dtype=float)]
+            if len(pts) >= 3:
+                path.addPolygon(QPolygonF(pts + [pts[0]]))
+        self.buildings.setPath(path)
+        box = path.boundingRect()
+        if box.width() > 0:
+            self._extents["buildings"] = (box.left(), box.right(), box.top(), box.bottom())
+
+    def show_background(self, image_rgba, pixel_to_xy):
+        """Show an offline map image; ``pixel_to_xy`` is the affine (a, b, c, d, e, f) with
+        ``x = a*col + b*row + c`` and ``y = d*col + e*row + f`` (pixel corners)."""
+        a, b, c, d, e, f = pixel_to_xy
+        self.background.setImage(image_rgba, autoLevels=False, levels=(0, 255))
+        self.background.setTransform(QTransform(a, d, b, e, c, f))
+
+    def fit(self):
+        """Fit the view to the track, estimate and buildings unless the user has moved it."""
+        if not self._auto_range or not self._extents:
+            return
+        ext = np.array(list(self._extents.values()), dtype=float)
+        x0, x1 = ext[:, 0].min(), ext[:, 1].max()
+        y0, y1 = ext[:, 2].min(), ext[:, 3].max()
+        box = QRectF(x0, y0, max(x1 - x0, 10.0), max(y1 - y0, 10.0))
+        if box != self._fitted:
+            self._fitted = box
+            self.getPlotItem().getViewBox().setRange(box, padding=0.08)
+
+
+def _heat_lut():
+    """Posterior colour table: transparent at zero, opaque warm colours at the peak."""
+    lut = power_colormap_heat().getLookupTable(nPts=256, alpha=True)
+    lut[:, 3] = (np.linspace(0.0, 1.0, 256) ** 0.6 * 190).astype(np.ubyte)
+    return lut
+
+
+def power_colormap_heat():
+    return pg.colormap.get("inferno")
