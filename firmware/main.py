@@ -1,0 +1,488 @@
+# rfhound handheld firmware: boot, host commands, the measurement loop and housekeeping.
+#
+# The loop never blocks: the measurement cycle is allocation-free (measure.py), frames go
+# through a drop-oldest outbox (outbox.py), and everything slow (GNSS sentences, display,
+# barometer, STATUS) runs on timers between cycles. A watchdog resets the MCU if the loop
+# ever stops; a radio that stops answering or loses lock is reset and reported in STATUS.
+import binascii
+import json
+import struct
+import time
+import micropython
+
+import protocol as P
+import board as board_mod
+import tasking
+import nmea
+import ui
+from ad9363 import Ad9363
+from lis3mdl import Lis3mdl
+from lsm6dsox import Lsm6dsox
+from heading import Compass
+from baro import Bmp388, FloorTracker
+from calibration import Calibration, FIELDS
+from measure import Hunter, Position
+from outbox import Outbox
+
+FW_VERSION = (0, 1, 0)
+HW_REV = 1
+CONFIG_FILE = "config.json"
+CALIBRATION_FILE = "calibration.json"
+TASKING_FILE = "tasking.rft"
+TASKING_STATE_FILE = "tasking_state.json"
+# The nominal table (hardware/calibration/default.json) until a lab calibration arrives.
+DEFAULT_CALIBRATION = {"calibration_id": 1, "entries": [
+    dict(zip(FIELDS, (lo, hi, 1000, 10000, 0, 2500, -10000, -3500)))
+    for lo, hi in ((700, 1000), (1000, 2000), (2000, 2700), (2700, 3800))]}
+GNSS_STALE_MS = 2500
+RADIO_RETRY_MS = 1000
+RADIO_RESET_REPORT_MS = 3000
+_EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+_NAK_BY_REASON = {
+    tasking.BAD_SIGNATURE: P.NAK_BAD_SIGNATURE,
+    tasking.EXPIRED: P.NAK_EXPIRED,
+    tasking.NOT_YET_VALID: P.NAK_NOT_YET_VALID,
+    tasking.REPLAYED: P.NAK_REPLAYED,
+    tasking.MALFORMED: P.NAK_BAD_TASKING,
+}
+
+
+def unix_s():
+    return int(time.time()) + _EPOCH_OFFSET_S
+
+
+def _load_json(name, default):
+    try:
+        with open(name) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def _save(name, data, binary=False):
+    tmp = name + ".tmp"
+    with open(tmp, "wb" if binary else "w") as f:
+        if binary:
+            f.write(data)
+        else:
+            json.dump(data, f)
+    import os
+    os.rename(tmp, name)
+
+
+class App:
+    def __init__(self):
+        # Frame bytes may contain 0x03: Ctrl-C on the USB port must not interrupt the loop.
+        micropython.kbd_intr(-1)
+        self.board = b = board_mod.Board()
+        self.wdt = b.watchdog()
+        cfg = _load_json(CONFIG_FILE, {})
+        self.config = cfg
+        self.device_id = cfg.get("device_id") or b.device_id_hw()
+        key_hex = cfg.get("key_hex")
+        self.key = binascii.unhexlify(key_hex) if key_hex else None
+        self.outbox = Outbox(b.usb, slots=cfg.get("outbox_slots", 48))
+        self.cal = Calibration()
+        try:
+            self.cal.load(_load_json(CALIBRATION_FILE, DEFAULT_CALIBRATION))
+        except (KeyError, ValueError, TypeError):
+            self.cal.load(DEFAULT_CALIBRATION)
+        self.pos = Position()
+        self.sticky = P.FAULT_WATCHDOG_RESET if b.reset_cause_watchdog() else 0
+        self.radio = Ad9363(b.radio_spi, b.radio_cs, b.radio_resetb)
+        self.radio_up = False
+        self.radio_reset_at = None
+        self.radio_resets = 0
+        self.compass = None
+        self.baro = None
+        self.floor = FloorTracker(cfg.get("floor_height_m", 3.0))
+        self.display = None
+        self._init_sensors(cfg)
+        self.hunter = Hunter(self.radio, self.compass, self.cal, self.outbox, self.pos,
+                             dwell_ms=cfg.get("dwell_ms", 8), reads=cfg.get("reads", 4),
+                             settle_us=cfg.get("settle_us", 200), gain_db=cfg.get("gain_db", 40))
+        self.mode = P.MODE_IDLE
+        self.targets = []
+        self.tasking_serial = 0
+        self.tasking_digest = None
+        self._chunks = None
+        self.deframer = P.Deframer()
+        self._rx = bytearray(1)
+        self.gnss = nmea.LineReader(b.gnss_uart)
+        self.gnss_fix = 0
+        self.gnss_sats = 0
+        self.last_fix_ms = None
+        self.buttons = ui.Buttons(b.buttons)
+        self.buzzer = ui.Buzzer(b.buzzer)
+        self.selected = 0
+        self.mark_id = 0
+        self.pressure_pa = None
+        self.battery_mv = 0
+        now = time.ticks_ms()
+        self._t = {"buttons": now, "gnss": now, "ui": now, "status": now, "wdt": now}
+        self._radio_retry_at = now
+        self._bring_up_radio()
+        self._restore_tasking()
+        self.hello()
+        if self.sticky & P.FAULT_WATCHDOG_RESET:
+            self.log(P.LOG_WARN, "restarted by the watchdog")
+
+    # -- bring-up ---------------------------------------------------------------------
+    def _init_sensors(self, cfg):
+        b = self.board
+        addr = board_mod.I2C_ADDR
+        try:
+            mag = Lis3mdl(b.i2c, addr["magnetometer"])
+            imu = Lsm6dsox(b.i2c, addr["imu"])
+            mag.init()
+            imu.init()
+            comp = cfg.get("compass", {})
+            self.compass = Compass(mag, imu, comp.get("hard_iron", (0, 0, 0)),
+                                   comp.get("soft_iron_q12", (4096, 0, 0, 0, 4096, 0, 0, 0, 4096)),
+                                   comp.get("declination_cdeg", 0))
+        except OSError:
+            self.compass = None
+        try:
+            self.baro = Bmp388(b.i2c, addr["barometer"])
+            self.baro.init()
+        except OSError:
+            self.baro = None
+        try:
+            from ssd1306 import Ssd1306
+            oled = Ssd1306(b.i2c, addr["display"])
+            oled.init()
+            self.display = ui.Display(oled)
+        except OSError:
+            self.display = None
+
+    def _bring_up_radio(self):
+        try:
+            self.radio.init()
+            self.radio_up = True
+            return None
+        except OSError as e:
+            self.radio_up = False
+            return e
+
+    # -- frames out ---------------------------------------------------------------------
+    def hello(self):
+        caps = P.CAP_BENCH | P.CAP_DIRECTIONAL | P.CAP_BUZZER
+        caps |= P.CAP_GNSS
+        if self.compass:
+            caps |= P.CAP_IMU
+        if self.baro:
+            caps |= P.CAP_BARO
+        if self.display:
+            caps |= P.CAP_DISPLAY
+        self._send(P.HELLO, (FW_VERSION[0], FW_VERSION[1], FW_VERSION[2], HW_REV,
+                             self.device_id, self.cal.calibration_id, caps, 128))
+
+    def _send(self, msg_type, fields, tail=b""):
+        raw = self.outbox.raw()
+        struct.pack_into(P.MESSAGES[msg_type][1], raw, P.PAYLOAD_OFFSET, *fields)
+        n = P.PAYLOAD_SIZE[msg_type]
+        if tail:
+            tail = tail[:P.MAX_PAYLOAD - n]
+            raw[P.PAYLOAD_OFFSET + n:P.PAYLOAD_OFFSET + n + len(tail)] = tail
+            n += len(tail)
+        self.outbox.send(msg_type, n, time.ticks_ms())
+
+    def log(self, level, text):
+        self._send(P.LOG, (level,), text.encode())
+
+    def fault_flags(self, now):
+        f = self.sticky
+        if not self.radio_up:
+            f |= P.FAULT_RADIO
+        if self.radio_reset_at is not None and \
+                time.ticks_diff(now, self.radio_reset_at) < RADIO_RESET_REPORT_MS:
+            f |= P.FAULT_RADIO_RESET
+        if self.pos.stale:
+            f |= P.FAULT_GNSS
+        if self.compass is None or self.hunter.heading_faults:
+            f |= P.FAULT_IMU
+        if self.baro is None:
+            f |= P.FAULT_BARO
+        if self.outbox.dropped:
+            f |= P.FAULT_USB_OVERFLOW
+        if not self.hunter.n_targets:
+            f |= P.FAULT_NO_TASKING
+        return f
+
+    def status(self, now):
+        mv = self.battery_mv
+        pct = (mv - 3300) * 100 // 900
+        pct = 0 if pct < 0 else (100 if pct > 100 else pct)
+        self._send(P.STATUS, (mv, pct, self.hunter.temp_cdeg, self.gnss_fix, self.gnss_sats,
+                              1 if self.radio_up and not self.hunter.radio_fault else 0,
+                              self.mode, self.fault_flags(now), min(self.outbox.dropped, 65535),
+                              self.hunter.active_target & 0xFF, max(-128, min(127, self.pos.floor)),
+                              self.hunter.n_targets))
+
+    # -- host commands ----------------------------------------------------------------
+    def _read_host(self):
+        usb = self.board.usb
+        k = 0
+        while k < 512 and usb.readable():
+            if not usb.readinto(self._rx):
+                break
+            k += 1
+            for frame in self.deframer.feed(self._rx):
+                self._handle(frame)
+
+    def _ack(self, frame):
+        self._send(P.ACK, (frame.msg_type, frame.seq))
+
+    def _nak(self, frame, reason, detail=None):
+        self._send(P.NAK, (frame.msg_type, frame.seq, reason))
+        if detail:
+            self.log(P.LOG_WARN, "%s: %s" % (P.NAK_REASONS.get(reason, reason), detail))
+
+    def _handle(self, frame):
+        t = frame.msg_type
+        if t == P.PING:
+            self._ack(frame)
+        elif t == P.TASKING:
+            self._tasking_chunk(frame)
+        elif t == P.SET_CALIBRATION:
+            self._calibration_entry(frame)
+        elif t == P.START:
+            if not self.hunter.n_targets:
+                self._nak(frame, P.NAK_NO_TASKING)
+            else:
+                self.mode = P.MODE_HUNT
+                self.hunter.focus = -1
+                self._ack(frame)
+        elif t == P.STOP:
+            self.mode = P.MODE_IDLE
+            self._ack(frame)
+        elif t == P.SET_MODE:
+            self._set_mode(frame)
+        else:
+            self._nak(frame, P.NAK_UNKNOWN_TYPE)
+
+    def _set_mode(self, frame):
+        mode, freq_khz, gain_db, target = frame.fields()
+        if mode == P.MODE_IDLE:
+            self.mode = mode
+        elif mode == P.MODE_HUNT:
+            if not self.hunter.n_targets:
+                return self._nak(frame, P.NAK_NO_TASKING)
+            if target != 255 and target >= self.hunter.n_targets:
+                return self._nak(frame, P.NAK_BAD_MODE, "target %d not in the tasking" % target)
+            self.hunter.focus = -1 if target == 255 else target
+            self.mode = mode
+        elif mode == P.MODE_BENCH:
+            try:
+                self.hunter.set_bench(freq_khz * 1000, gain_db)
+            except ValueError as e:
+                return self._nak(frame, P.NAK_BAD_MODE, str(e))
+            self.mode = mode
+        else:
+            return self._nak(frame, P.NAK_BAD_MODE)
+        self._ack(frame)
+
+    def _calibration_entry(self, frame):
+        f = frame.fields()
+        cal_id, index, count = f[0], f[1], f[2]
+        try:
+            done = self.cal.stage(cal_id, index, count, f[3:])
+        except ValueError as e:
+            return self._nak(frame, P.NAK_BAD_CALIBRATION, str(e))
+        if done:
+            _save(CALIBRATION_FILE, self.cal.to_doc())
+            self.hunter.recalibrate_bands([t["uplink_hz"] for t in self.targets])
+        self._ack(frame)
+
+    def _tasking_chunk(self, frame):
+        index, count = frame.fields()
+        if count == 0 or index >= count:
+            return self._nak(frame, P.NAK_BAD_TASKING, "chunk %d of %d" % (index, count))
+        if index == 0 or self._chunks is None or len(self._chunks) != count:
+            self._chunks = [None] * count
+        self._chunks[index] = frame.tail()
+        if any(c is None for c in self._chunks):
+            return self._ack(frame)
+        blob = b"".join(self._chunks)
+        self._chunks = None
+        try:
+            self._accept_tasking(blob)
+        except tasking.TaskingError as e:
+            return self._nak(frame, _NAK_BY_REASON[e.reason], e.detail)
+        _save(TASKING_FILE, blob, binary=True)
+        _save(TASKING_STATE_FILE, {"serial": self.tasking_serial,
+                                   "digest": binascii.hexlify(self.tasking_digest).decode()})
+        self._ack(frame)
+        self.log(P.LOG_INFO, "tasking %d accepted: %d targets" % (self.tasking_serial,
+                                                                   len(self.targets)))
+
+    def _accept_tasking(self, blob, restoring=False):
+        if self.key is None:
+            raise tasking.TaskingError(tasking.BAD_SIGNATURE, "no operator key provisioned")
+        state = _load_json(TASKING_STATE_FILE, {})
+        last_digest = state.get("digest")
+        body, digest = tasking.check(
+            blob, self.key, unix_s(), self.device_id, state.get("serial", 0),
+            binascii.unhexlify(last_digest) if last_digest else None)
+        targets = body["targets"]
+        self.hunter.load_targets([(t["uplink_hz"], t["bandwidth_hz"]) for t in targets])
+        self.targets = targets
+        self.tasking_serial = body["serial"]
+        self.tasking_digest = digest
+        self.selected = 0
+        self._update_schedule()
+
+    def _restore_tasking(self):
+        try:
+            with open(TASKING_FILE, "rb") as f:
+                blob = f.read()
+        except OSError:
+            return
+        try:
+            self._accept_tasking(blob, restoring=True)
+        except tasking.TaskingError:
+            self.targets = []
+
+    def _update_schedule(self):
+        minute = (unix_s() // 60) % 1440
+        for i, t in enumerate(self.targets):
+            self.hunter.enabled[i] = 1 if tasking.active(t, minute) else 0
+
+    # -- housekeeping -------------------------------------------------------------------
+    def _due(self, name, now, period_ms):
+        if time.ticks_diff(now, self._t[name]) >= period_ms:
+            self._t[name] = now
+            return True
+        return False
+
+    def _gnss_line(self, line):
+        s = nmea.parse_nmea(line)
+        if s is None:
+            return
+        if s["type"] == "GGA":
+            self.gnss_sats = s["sats"]
+            self.gnss_fix = s["quality"]
+            if s["fix"]:
+                p = self.pos
+                p.lat_e7 = s["lat_e7"]
+                p.lon_e7 = s["lon_e7"]
+                if s["alt_dm"] is not None:
+                    p.alt_dm = s["alt_dm"]
+                p.valid = True
+                p.stale = False
+                self.last_fix_ms = time.ticks_ms()
+
+    def _buttons(self, now):
+        pressed = self.buttons.poll()
+        if not pressed:
+            return
+        if pressed & ui.MARK:
+            self.mark_id = (self.mark_id + 1) & 0xFFFF
+            p = self.pos
+            self._send(P.MARK, (self.mark_id, p.lat_e7, p.lon_e7, p.alt_dm,
+                                max(-128, min(127, p.floor)), self.hunter.last_heading_cdeg))
+        if pressed & ui.NEXT and self.targets:
+            self.selected = (self.selected + 1) % len(self.targets)
+        if pressed & (ui.FLOOR_UP | ui.FLOOR_DOWN):
+            step = 1 if pressed & ui.FLOOR_UP else -1
+            self.pos.floor += step
+            if self.pressure_pa is not None:
+                self.floor.set_floor(self.pos.floor, self.pressure_pa)
+
+    def _ui(self):
+        h = self.hunter
+        sel = self.selected if self.selected < h.n_targets else 0
+        power = h.last_cdbm[sel]
+        detected = h.n_targets and self.mode == P.MODE_HUNT and \
+            not (h.last_flags[sel] & P.F_NOT_DETECTED)
+        self.buzzer.sound(power, detected)
+        if self.display:
+            label = self.targets[sel]["label"] if self.targets else "no tasking"
+            gnss = ("GNSS %d sat" % self.gnss_sats) if not self.pos.stale else "GNSS stale"
+            try:
+                self.display.show(label, power, detected, h.last_heading_cdeg
+                                  if h.last_heading_cdeg != P.HEADING_NONE else -1,
+                                  self.pos.floor, gnss)
+            except OSError:
+                self.display = None
+
+    def _slow(self, now):
+        if self.last_fix_ms is None or time.ticks_diff(now, self.last_fix_ms) > GNSS_STALE_MS:
+            self.pos.stale = True
+        if self.baro:
+            try:
+                self.pressure_pa, _ = self.baro.read()
+                if self.floor.ref_pa is None:
+                    self.floor.set_floor(self.pos.floor, self.pressure_pa)
+                self.pos.floor = self.floor.update(self.pressure_pa)
+            except OSError:
+                self.baro = None
+        if self.radio_up and not self.hunter.radio_fault:
+            try:
+                self.hunter.temp_cdeg = self.radio.temperature_cdeg()
+            except OSError:
+                self.hunter.radio_fault = True
+        self.battery_mv = self.board.battery_mv()
+        self._update_schedule()
+        self.status(now)
+
+    def _recover_radio(self, now):
+        if time.ticks_diff(now, self._radio_retry_at) < RADIO_RETRY_MS:
+            return
+        self._radio_retry_at = now
+        err = self._bring_up_radio()
+        if err is None:
+            self.radio_resets += 1
+            self.radio_reset_at = now
+            self.hunter.radio_restored()
+            self.log(P.LOG_WARN, "radio reset after a fault (%d so far)" % self.radio_resets)
+        else:
+            self.log(P.LOG_ERROR, str(err))
+
+    def step(self):
+        now = time.ticks_ms()
+        if self.board.usb.readable():
+            self._read_host()
+        measured = False
+        if self.radio_up and not self.hunter.radio_fault:
+            try:
+                if self.mode == P.MODE_HUNT and self.hunter.n_targets:
+                    measured = self.hunter.cycle() >= 0
+                elif self.mode == P.MODE_BENCH:
+                    self.hunter.bench_cycle()
+                    measured = True
+            except OSError:
+                self.hunter.radio_fault = True
+        if self.hunter.radio_fault or not self.radio_up:
+            self.radio_up = False
+            self._recover_radio(now)
+        self.outbox.pump()
+        if self._due("wdt", now, 500):
+            self.wdt.feed()
+        if self._due("buttons", now, 20):
+            self._buttons(now)
+        if self._due("gnss", now, 50):
+            for _ in range(8):
+                before = self.gnss.overflows
+                self.gnss.poll(self._gnss_line)
+                if not self.board.gnss_uart.any() or self.gnss.overflows != before:
+                    break
+        if self._due("ui", now, 250):
+            self._ui()
+        if self._due("status", now, 1000):
+            self._slow(now)
+        if not measured:
+            time.sleep_ms(2)
+
+    def run(self):
+        while True:
+            self.step()
+
+
+def main():
+    App().run()
+
+
+if __name__ == "__main__":
+    main()
