@@ -94,7 +94,7 @@ def sim_codes(n_sims, degree):
     """One on/off code per SIM: cyclic shifts of one m-sequence, evenly spaced.
 
     Shifts of an m-sequence are nearly orthogonal after removing the mean
-    (cross-correlation -1/N), so one target's power does not leak into another
+    (normalised cross-correlation -1/(N - 1)), so one target's power does not leak into another
     target's statistic, provided the lag search stays below half the spacing
     ``(2**degree - 1) // n_sims`` slots.
 
