@@ -37,5 +37,6 @@ def run(args):
         signal.signal(sig, lambda *_: stop.set())
     stats = relay.run(stop, once=args.once)
     logging.getLogger("rfhound.ops.relay").info(
-        "stopped: %(published)d published, %(acked)d acknowledged, %(refused)d refused", stats)
+        "stopped: %(sent)d of %(records)d records sent; this run published %(published)d, "
+        "%(acked)d acknowledged, %(refused)d refused by the broker", stats)
     return 1 if stats["refused"] else 0

@@ -45,7 +45,8 @@ class _Appender(SessionWriter):
 
 class _ArchivedSession:
     def __init__(self, path, session_id, meta):
-        if not path.exists():
+        self.created = not path.exists()
+        if self.created:
             path.parent.mkdir(parents=True, exist_ok=True)
             SessionWriter(str(path), meta=dict(meta, session_id=session_id)).close()
         with SessionReader(str(path)) as reader:
@@ -57,14 +58,19 @@ class _ArchivedSession:
         self.ids = self.writer.record_ids()
 
     def apply_meta(self, meta, tasking):
+        """Bring the archived metadata and tasking up to date; True if anything changed."""
+        changed = False
         for key, value in meta.items():
             if self.meta.get(key) != str(value):
                 self.writer.set_meta(key, value)
                 self.meta[key] = str(value)
+                changed = True
         if tasking is not None and tasking != self.tasking:
             self.writer.set_tasking(tasking)
             self.tasking = tasking
+            changed = True
         self.writer.commit()
+        return changed
 
     def add(self, record_id, rec):
         if record_id in self.ids:
@@ -95,6 +101,9 @@ class Archive:
     def store(self, env):
         """Archive one envelope; True if it was new, False for a duplicate.
 
+        A metadata message counts as new when it made the archive file or changed
+        its metadata or tasking; a relay's re-sent, unchanged one is a duplicate.
+
         Raises
         ------
         MalformedPayload
@@ -112,8 +121,10 @@ class Archive:
                 tasking = None if tasking is None else mask_tasking(tasking)
             except (ValueError, TypeError, AttributeError) as exc:
                 raise MalformedPayload(f"unusable tasking ({exc})") from None
-            self._session(env, meta).apply_meta(meta, tasking)
-            return True
+            is_new = (env.team, env.session_id) not in self._sessions
+            session = self._session(env, meta)
+            changed = session.apply_meta(meta, tasking)
+            return changed or (is_new and session.created)
         rec = dict(env.record)
         if rec.pop("id", None) != env.record_id or rec.get("kind") != env.kind:
             raise MalformedPayload("record's id or kind disagrees with the envelope")

@@ -37,7 +37,9 @@ class OpsCentre:
         self.archive = Archive(archive_dir)
         self.board = HuntBoard()
         self.on_record = on_record
-        self.stats = {"received": 0, "stored": 0, "duplicates": 0, "malformed": 0, "connects": 0}
+        # stored / duplicates count session records; meta counts metadata messages.
+        self.stats = {"received": 0, "stored": 0, "duplicates": 0, "meta": 0, "malformed": 0,
+                      "connects": 0}
         self.subscribed = threading.Event()
         self.fatal = None
         self._closing = False
@@ -96,7 +98,10 @@ class OpsCentre:
             log.exception("could not archive message on %r; it stays unacknowledged", topic)
             return
         else:
-            self.stats["stored" if new else "duplicates"] += 1
+            if env.kind == topics.META_KIND:
+                self.stats["meta"] += 1
+            else:
+                self.stats["stored" if new else "duplicates"] += 1
             self.board.update(env, time.time(), new=new)
             if self.on_record is not None:
                 self.on_record(env, new)

@@ -32,7 +32,11 @@ class Outbox:
         with SessionReader(path) as reader:
             self.meta = dict(reader.meta)
         self.path = os.fspath(path)
-        self._con = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
+        # Autocommit, and every read fetched to the end: a statement left open keeps a
+        # WAL read snapshot, and a write from a stale snapshot fails with "database is
+        # locked" at once instead of waiting for the recorder's commit.
+        self._con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                    check_same_thread=False)
 
     @property
     def session_id(self):
@@ -41,8 +45,8 @@ class Outbox:
     def meta_snapshot(self):
         """``(meta, tasking)`` as now stored: the body of the metadata message."""
         meta = dict(self._con.execute("SELECT key, value FROM meta"))
-        row = self._con.execute("SELECT json FROM tasking ORDER BY id DESC LIMIT 1").fetchone()
-        return meta, (json.loads(row[0]) if row else None)
+        rows = self._con.execute("SELECT json FROM tasking ORDER BY id DESC LIMIT 1").fetchall()
+        return meta, (json.loads(rows[0][0]) if rows else None)
 
     def unsent(self, after_id, limit):
         """Up to `limit` unacknowledged records with id > `after_id`, as dicts with ``id``."""
@@ -57,24 +61,24 @@ class Outbox:
             out.append(rec)
         return out
 
-    def is_sent(self, record_id):
-        row = self._con.execute("SELECT 1 FROM outbox_acks WHERE record_id = ?",
-                                (record_id,)).fetchone()
-        return row is not None
-
     def mark_sent(self, record_ids):
         """Record the broker's acknowledgement of `record_ids` (committed before return)."""
         if not record_ids:
             return
         now = time.time()
-        with self._con:
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
             self._con.executemany("INSERT OR REPLACE INTO outbox_acks (record_id, acked_s) VALUES (?, ?)",
                                   [(rid, now) for rid in record_ids])
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
 
     def counts(self):
         """``(records, sent)`` where sent excludes the metadata message."""
-        total = self._con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-        sent = self._con.execute("SELECT COUNT(*) FROM outbox_acks WHERE record_id > 0").fetchone()[0]
+        (total,), = self._con.execute("SELECT COUNT(*) FROM records").fetchall()
+        (sent,), = self._con.execute("SELECT COUNT(*) FROM outbox_acks WHERE record_id > 0").fetchall()
         return total, sent
 
     def close(self):

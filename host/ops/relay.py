@@ -150,5 +150,6 @@ class Relay:
             self._closing = True
             self.client.disconnect()
             self.client.loop_stop()
+            self.stats["records"], self.stats["sent"] = self.outbox.counts()
             self.outbox.close()
         return dict(self.stats)

@@ -37,8 +37,10 @@ def password_file(tmp_path, user, password=None):
 def rfhound(*args, **popen_kw):
     """Start ``rfhound ARGS`` as its own process (so it can be SIGKILLed)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    popen_kw.setdefault("stdout", subprocess.PIPE)
+    popen_kw.setdefault("stderr", subprocess.PIPE)
     return subprocess.Popen([sys.executable, "-m", "host.cli", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen_kw)
+                            text=True, **popen_kw)
 
 
 TASKINGS = {
