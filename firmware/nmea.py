@@ -91,7 +91,9 @@ def parse_nmea(line):
             date = None
             d = fields[9]
             if len(d) == 6:
-                date = (2000 + int(d[4:6]), int(d[2:4]), int(d[0:2]))
+                yy = int(d[4:6])
+                # Two-digit year: receivers of this century; 80..99 are last century's.
+                date = ((1900 if yy >= 80 else 2000) + yy, int(d[2:4]), int(d[0:2]))
             return {"type": "RMC", "fix": fix, "lat_e7": lat, "lon_e7": lon,
                     "utc_ms": _hhmmss_ms(fields[1]), "date": date}
     except ValueError:

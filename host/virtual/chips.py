@@ -366,10 +366,11 @@ class Bmp388(_I2cRegs):
 
     @staticmethod
     def _solve(f, target, lo, hi):
-        # Both polynomials increase monotonically over the 24-bit range in use: bisection.
+        # Both polynomials are monotonic over the 24-bit range (either sense): bisection.
+        rising = f(hi) > f(lo)
         for _ in range(60):
             mid = (lo + hi) // 2
-            if f(mid) < target:
+            if (f(mid) < target) == rising:
                 lo = mid
             else:
                 hi = mid
