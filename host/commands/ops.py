@@ -1,6 +1,7 @@
 """`rfhound ops`: the operations centre: archive every team's session, list live hunts."""
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -71,6 +72,9 @@ def run(args):
 
     logging.basicConfig(level=logging.INFO, format="rfhound ops: %(levelname)s: %(message)s")
     config = config_from_args(args)
+    if not args.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                  or os.environ.get("QT_QPA_PLATFORM")):
+        raise UserError("no display for the ops window: run it on a desktop session, or add --headless")
     centre = OpsCentre(config, args.archive, client_id=args.client_id)
     centre.start(timeout_s=CONNECT_TIMEOUT_S)
     try:

@@ -74,6 +74,7 @@ class OpsCentre:
                          f"{reason_codes[0]}; check the user's ACL"
             self._failed.set()
             return
+        log.info("subscribed to %s", topics.SUBSCRIPTION)
         self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):

@@ -114,3 +114,42 @@ def test_malformed_payloads_are_logged_and_skipped(broker, tmp_path, caplog, kit
     assert any("not UTF-8 JSON" in m for m in skipped) and any("not an IMSI" in m for m in skipped)
     assert kit.session_records(tmp_path / "archive" / "north" / f"{sid}.sqlite") == kit.session_records(path)
     assert not (tmp_path / "archive" / "south" / "s9.sqlite").exists()
+
+
+def test_headless_ops_command_archives_lists_and_flags(broker, tmp_path, kit):
+    from host.session import SessionReader
+
+    paths = {team: tmp_path / f"{team}.sqlite" for team in ("north", "south")}
+    ids = {team: _record_session(kit, path, team, 300, seed) for seed, (team, path) in enumerate(paths.items())}
+    err_path = tmp_path / "ops.err"
+    with open(err_path, "w") as err:
+        ops = kit.rfhound("ops", "--broker", broker.url, "--archive", tmp_path / "archive", "--headless",
+                          "--every", "0.3", "--username", "ops",
+                          "--password-file", kit.password_file(tmp_path, "ops"), stderr=err)
+    try:
+        _wait_for(lambda: "subscribed to rfhound/v1/+/+/+" in err_path.read_text(), 20, "ops to subscribe")
+        for team, path in paths.items():
+            relay = kit.rfhound("relay", "--broker", broker.url, "--team", team, "--username", team,
+                                "--password-file", kit.password_file(tmp_path, team), "--once", path)
+            assert relay.wait(60) == 0
+
+        def archived(team):
+            path = tmp_path / "archive" / team / f"{ids[team]}.sqlite"
+            if not path.exists():
+                return 0
+            with SessionReader(str(path)) as reader:
+                return reader.count()
+
+        _wait_for(lambda: all(archived(team) == 300 for team in paths), 30, "the archive")
+        _wait_for(lambda: "appears in 2 hunts" in err_path.read_text(), 10, "the duplicate warning")
+    finally:
+        ops.terminate()
+        out, _ = ops.communicate(timeout=10)
+    assert ops.returncode == 0
+    for team in paths:
+        assert kit.session_records(tmp_path / "archive" / team / f"{ids[team]}.sqlite") == \
+            kit.session_records(paths[team])
+    lines = out.splitlines()
+    assert any(line.startswith("north") and "DUPLICATE" in line and "rack-A (46000********12)" in line
+               for line in lines)
+    assert "target imsi 46000********12 appears in 2 hunts" in err_path.read_text()
