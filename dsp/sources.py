@@ -57,6 +57,7 @@ def write_sigmf(path, iq, fs, center_hz, *, gain_db=None, description=None, date
     Path
         The ``.sigmf-meta`` path.
     """
+    import sigmf
     from sigmf import SigMFFile
 
     arr = np.asarray(iq)
@@ -67,18 +68,18 @@ def write_sigmf(path, iq, fs, center_hz, *, gain_db=None, description=None, date
     data_path = base.with_name(base.name + ".sigmf-data")
     arr.astype(np.complex64).tofile(data_path)
     global_info = {
-        SigMFFile.DATATYPE_KEY: "cf32_le",
-        SigMFFile.SAMPLE_RATE_KEY: float(fs),
-        SigMFFile.RECORDER_KEY: "rfhound",
+        sigmf.DATATYPE_KEY: "cf32_le",
+        sigmf.SAMPLE_RATE_KEY: float(fs),
+        sigmf.RECORDER_KEY: "rfhound",
     }
     if description:
-        global_info[SigMFFile.DESCRIPTION_KEY] = str(description)
+        global_info[sigmf.DESCRIPTION_KEY] = str(description)
     if gain_db is not None:
-        global_info[SigMFFile.EXTENSIONS_KEY] = [_EXTENSION]
+        global_info[sigmf.EXTENSIONS_KEY] = [_EXTENSION]
     meta = SigMFFile(data_file=str(data_path), global_info=global_info)
-    capture = {SigMFFile.FREQUENCY_KEY: float(center_hz)}
+    capture = {sigmf.FREQUENCY_KEY: float(center_hz)}
     if datetime_iso:
-        capture[SigMFFile.DATETIME_KEY] = datetime_iso
+        capture[sigmf.DATETIME_KEY] = datetime_iso
     if gain_db is not None:
         capture[_GAIN_KEY] = float(gain_db)
     meta.add_capture(0, metadata=capture)
@@ -108,19 +109,19 @@ def sigmf_info(path):
         ``fs``, ``center_hz``, ``gain_db`` (None if not recorded),
         ``n_samples``, ``datatype``, ``meta_path``.
     """
-    from sigmf import SigMFFile
+    import sigmf
 
     rec = _open(path)
-    datatype = rec.get_global_field(SigMFFile.DATATYPE_KEY)
+    datatype = rec.get_global_field(sigmf.DATATYPE_KEY)
     if not str(datatype).startswith("c"):
         raise SourceError(f"{path}: datatype {datatype} is real; rfhound needs complex IQ")
-    if rec.get_num_channels() != 1:
-        raise SourceError(f"{path}: {rec.get_num_channels()} channels; record one channel")
-    fs = rec.get_global_field(SigMFFile.SAMPLE_RATE_KEY)
+    if rec.num_channels != 1:
+        raise SourceError(f"{path}: {rec.num_channels} channels; record one channel")
+    fs = rec.get_global_field(sigmf.SAMPLE_RATE_KEY)
     if not fs:
         raise SourceError(f"{path}: core:sample_rate missing from the metadata")
     captures = rec.get_captures()
-    center = captures[0].get(SigMFFile.FREQUENCY_KEY) if captures else None
+    center = captures[0].get(sigmf.FREQUENCY_KEY) if captures else None
     if center is None:
         raise SourceError(f"{path}: core:frequency missing from the first capture")
     return {

@@ -1,0 +1,84 @@
+"""`rfhound measure` end to end on a synthetic SigMF recording."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dsp.sources import write_sigmf
+from host.cli import main
+
+FS = 30.72e6
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    # LTE B3 uplink EARFCN 19300 (1720.0 MHz) recorded at 1719 MHz: a -30 dBFS
+    # tone at the channel centre switched on after 0.2 s, over -70 dBFS noise.
+    tmp_path = tmp_path_factory.mktemp("measure")
+    n = int(0.4 * FS)
+    rng = np.random.default_rng(0)
+    t = np.arange(n) / FS
+    iq = np.sqrt(1e-7 / 2) * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
+    iq += np.sqrt(1e-3) * np.exp(2j * np.pi * 1e6 * t) * (t >= 0.2)
+    meta = write_sigmf(tmp_path / "b3", iq.astype(np.complex64), FS, 1719e6, gain_db=30.0)
+    cal = tmp_path / "cal.json"
+    cal.write_text(json.dumps({"device_id": "test", "bands": {
+        "1800": {"offset_db": -20.0, "slope": 1.0, "temp_coef_db_per_c": 0.0, "ref_temp_c": 25.0}}}))
+    return meta, cal
+
+
+def _rows(out):
+    lines = [line for line in out.splitlines() if line and not line.startswith("#")]
+    assert lines[0] in ("time_s,power_dbm", "time_s,power_dbfs")
+    return np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+
+
+def test_measure_prints_calibrated_power_over_time(recording, capsys):
+    meta, cal = recording
+    assert main(["measure", "--sigmf", str(meta), "--rat", "lte", "--channel", "19300",
+                 "--calibration", str(cal), "--interval-ms", "50"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    np.testing.assert_allclose(rows[:, 0], np.arange(8) * 0.05, atol=1e-3)
+    # Tone: -30 dBFS - 30 dB gain - 20 dB offset = -80 dBm; noise in 18 MHz of
+    # 30.72 MHz: -70 dBFS + 10 log10(18 / 30.72) - 50 = -122.3 dBm.
+    assert rows[5:, 1] == pytest.approx(-80.0, abs=0.1)
+    assert rows[:4, 1] == pytest.approx(-122.32, abs=0.1)
+
+
+def test_downlink_earfcn_and_dbfs_without_calibration(recording, capsys):
+    meta, _ = recording
+    assert main(["measure", "--sigmf", str(meta), "--rat", "lte", "--channel", "1300",
+                 "--interval-ms", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "uplink 1720.000 MHz" in out
+    assert _rows(out)[-1, 1] == pytest.approx(-30.0, abs=0.1)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--rat", "lte", "--channel", "99999"], "outside every supported band"),
+    (["--rat", "gsm", "--channel", "975"], "is outside"),
+    (["--rat", "lte", "--channel", "19300", "--prbs", "5-x"], "--prbs"),
+    (["--rat", "lte", "--channel", "19300", "--calibration", "/nonexistent.json"], "cannot read"),
+])
+def test_bad_input_is_one_line_exit_2(recording, capsys, argv, fragment):
+    meta, _ = recording
+    assert main(["measure", "--sigmf", str(meta)] + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rfhound measure: error:") and fragment in err
+    assert len(err.splitlines()) == 1
+
+
+def test_calibration_without_the_band(recording, tmp_path, capsys):
+    meta, _ = recording
+    cal = tmp_path / "other.json"
+    cal.write_text(json.dumps({"900": {"offset_db": -20.0}}))
+    assert main(["measure", "--sigmf", str(meta), "--rat", "lte", "--channel", "19300",
+                 "--calibration", str(cal)]) == 2
+    assert "no entry for band 1800" in capsys.readouterr().err
+
+
+def test_missing_recording(tmp_path, capsys):
+    assert main(["measure", "--sigmf", str(tmp_path / "none.sigmf-meta"), "--rat", "lte",
+                 "--channel", "19300"]) == 2
+    assert "no such SigMF recording" in capsys.readouterr().err
