@@ -209,9 +209,12 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
     n_theta = rd.n_groups + (propagation.N_FLOOR_COEFS if use_coefs else 0) + 1
     bll = triangulate.bearing_loglik(cx, cy, *brg) if brg else 0.0
 
-    if n_det < n_theta + 1:
+    # Position and theta, plus one degree of freedom for sigma when it is not given.
+    n_needed = n_theta + 2 + (sigma_db is None)
+    if n_det < n_needed:
         if brg is None or len(brg[0]) < 2:
-            raise ValueError(f"need at least {n_theta + 1} detected readings or two bearings")
+            raise ValueError(f"need at least {n_needed} detected readings or two bearings, "
+                             f"got {n_det} detected")
         return _bearing_only(brg, grid, bll)
 
     det_only = rd.subset(rd.detected)
@@ -255,9 +258,12 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
             r = np.concatenate([r, extra(p, robust)])
         return float(r @ r)
 
-    if np.argmax(floor_prob) == np.argmax(l1.max(axis=1)) and cost(p2) < cost(start):
-        start = p2
     params, cov = rss.refine(m3r, start, f, z, extra, robust=robust)
+    if hyps[int(np.argmax(l1.max(axis=1)))] == f:
+        # The earlier fit may sit in a better basin than the grid cell (finer than the grid).
+        alt, alt_cov = rss.refine(m3r, p2, f, z, extra, robust=robust)
+        if cost(alt) < cost(params) - 1e-9:
+            params, cov = alt, alt_cov
     cov_xy = cov[:2, :2]
     ell, cep = _summary(cov_xy)
     n_g = rd.n_groups

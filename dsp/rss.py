@@ -137,8 +137,9 @@ def fit_corr_m(x_m, y_m, resid_db, sigma_db):
     for corr_m in CORR_CANDIDATES_M:
         rho = ar1_rho(x_m, y_m, corr_m)
         e = whiten(r, rho)
-        # Gaussian AR(1) log-likelihood with the variance profiled out.
-        ll = -0.5 * n * np.log(np.mean(e * e) + 1e-300) + np.sum(np.log(np.sqrt(1.0 - rho[1:] ** 2)))
+        # Gaussian AR(1) log-likelihood with the variance profiled out; the whitening's
+        # Jacobian is prod 1 / sqrt(1 - rho^2).
+        ll = -0.5 * n * np.log(np.mean(e * e) + 1e-300) - 0.5 * np.sum(np.log1p(-rho[1:] ** 2))
         if ll > best_ll:
             best, best_ll = float(corr_m), ll
     return best
@@ -191,7 +192,11 @@ def profile_grid(model, cell_x_m, cell_y_m, tx_floor, tx_z_m):
     F = whiten(model.fixed_columns(rd, tx_floor).T, rho).T * sw[:, None]
     yw = whiten(rd.rssi_dbm, rho) * sw
     q = F.shape[1]
-    gff = F.T @ F + _RIDGE * np.eye(q) * max(1.0, np.trace(F.T @ F))
+    # A floor regressor that is zero for every reading (no reading off the emitter's floor)
+    # would make the normal equations singular; a tiny ridge pins its coefficient at 0.
+    ridge = np.zeros(q)
+    ridge[rd.n_groups:] = _RIDGE * max(1.0, np.trace(F.T @ F))
+    gff = F.T @ F + np.diag(ridge)
     fy, yy = F.T @ yw, float(yw @ yw)
     gff_inv = np.linalg.inv(gff)
     n_lo, n_hi = model.n_bounds
@@ -208,7 +213,7 @@ def profile_grid(model, cell_x_m, cell_y_m, tx_floor, tx_z_m):
         gram = np.empty((len(ll), q + 1, q + 1))
         gram[:, :q, :q] = gff
         gram[:, :q, q] = gram[:, q, :q] = lf
-        gram[:, q, q] = ll + _RIDGE * np.maximum(ll, 1.0)
+        gram[:, q, q] = ll
         rhs = np.concatenate([np.broadcast_to(fy, (len(ll), q)), ly[:, None]], axis=1)
         th = np.linalg.solve(gram, rhs[..., None])[..., 0]
         rss = yy - np.einsum("ij,ij->i", rhs, th)
@@ -271,9 +276,8 @@ def residuals(model, params, tx_floor, tx_z_m, robust=True):
 def refine(model, start, tx_floor, tx_z_m, extra=None, robust=True):
     """Continuous ML from a grid start; returns (params, covariance of params).
 
-    ``extra(params) -> residuals`` appends further independent evidence
-    (bearings).  The covariance is the inverse Fisher information J^T J of the
-    standardised residuals at the solution.
+    ``extra(params, robust) -> residuals`` appends further independent
+    evidence (bearings).  The covariance is `m_estimate_covariance`.
     """
     n_groups = model.readings.n_groups
     lo = np.full(len(start), -np.inf)
@@ -290,7 +294,63 @@ def refine(model, start, tx_floor, tx_z_m, extra=None, robust=True):
 
     res = optimize.least_squares(fun, start, bounds=(lo, hi), method="trf", x_scale="jac",
                                  xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=400)
-    jac = res.jac
-    info = jac.T @ jac
-    cov = np.linalg.pinv(info)
-    return res.x, cov
+    return res.x, m_estimate_covariance(model, lambda p: fun(p, False), res.x, robust)
+
+
+def whiten_transpose(u, rho):
+    """Transpose of `whiten` along axis 0: (T^T u)_j = u_j / s_j - rho_{j+1} u_{j+1} / s_{j+1}."""
+    s = np.ones(len(rho))
+    s[1:] = np.sqrt(1.0 - rho[1:] ** 2)
+    v = u / s[:, None]
+    out = v.copy()
+    out[:-1] -= rho[1:, None] * v[1:]
+    return out
+
+
+def _correlation_times(x_m, y_m, corr_m, a, block=1000):
+    """exp(-|p_i - p_j| / corr_m) @ a, in row blocks so that N x N never sits in memory."""
+    out = np.empty_like(a)
+    for i in range(0, len(x_m), block):
+        d = np.hypot(x_m[i:i + block, None] - x_m[None, :], y_m[i:i + block, None] - y_m[None, :])
+        out[i:i + block] = np.exp(-d / corr_m) @ a
+    return out
+
+
+def m_estimate_covariance(model, fun, params, robust):
+    """Covariance of the estimate from the standardised residuals ``fun(params)``.
+
+    The estimator whitens the shadowing as AR(1) along the walk, while the
+    shadowing is a 2-D field: readings on crossing streets correlate too.  So
+    the covariance is the sandwich ``A^-1 M A^-1`` with the bread
+    ``A = G^T G`` of the whitened rows and, for the detected rows, the meat
+    ``M = (T^T G_w)^T R (T^T G_w)``, ``R_ij = exp(-|p_i - p_j| / corr_m)``
+    (``M = A`` when R is exactly AR(1)).  Non-detections and bearings enter
+    both as independent rows.  With the Student-t loss, rows with |r| > 3
+    are left out and the scalar ``c = mean(phi^2) / mean(phi')^2`` of
+    ``phi(r) = r / (1 + r^2 / nu)`` accounts for the loss (c = 1 for least
+    squares).
+    """
+    r = fun(params)
+    step = 1e-6 * np.maximum(np.abs(params), 1.0)
+    g = np.empty((len(r), len(params)))
+    for k in range(len(params)):
+        dp = np.zeros(len(params))
+        dp[k] = step[k]
+        g[:, k] = (fun(params + dp) - fun(params - dp)) / (2.0 * step[k])
+    c = 1.0
+    if robust:
+        inlier = np.abs(r) < 3.0
+        g[~inlier] = 0.0
+        ri = r[inlier]
+        u = 1.0 + ri * ri / STUDENT_NU
+        c = np.mean((ri / u) ** 2) / np.mean((1.0 - ri * ri / STUDENT_NU) / u**2) ** 2
+    bread = g.T @ g
+    meat = bread
+    rd = model.readings.subset(model.readings.detected)
+    if model.corr_m > 0:
+        n_det = len(rd.x_m)
+        rho = ar1_rho(rd.x_m, rd.y_m, model.corr_m)
+        wg = whiten_transpose(g[:n_det], rho)
+        meat = wg.T @ _correlation_times(rd.x_m, rd.y_m, model.corr_m, wg) + g[n_det:].T @ g[n_det:]
+    a_inv = np.linalg.pinv(bread)
+    return c * a_inv @ meat @ a_inv

@@ -132,7 +132,7 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
 
     if not located:
         raise UserError(f"{path}: no target has enough readings to locate (each needs at least "
-                        f"4 detections or 2 rotation scans)")
+                        f"5 detections or 2 rotation scans)")
     out_groups = []
     members = groups.coincident_groups([[e.x_m, e.y_m] for _, e in located],
                                        [e.cov_m2 for _, e in located])
