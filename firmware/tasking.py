@@ -25,7 +25,7 @@ MALFORMED = "malformed"
 
 class TaskingError(Exception):
     def __init__(self, reason, detail):
-        Exception.__init__(self, reason, detail)
+        super().__init__(reason, detail)
         self.reason = reason
         self.detail = detail
 

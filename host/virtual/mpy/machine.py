@@ -50,6 +50,7 @@ class _Conn:
         self.rep = bytearray(4)
         self.one = bytearray(1)
         self.two = bytearray(2)
+        self.n = 0
         if _MPY:
             self._write = self.sock.write
             self._readinto = self.sock.readinto
@@ -66,13 +67,14 @@ class _Conn:
             self.sock.sendall(bytes(self.hdr) + bytes(memoryview(data)[:n]) if n else bytes(self.hdr))
 
     def reply_into(self, buf):
-        """Read one reply into buf; return (status, n)."""
+        """Read one reply into buf; return its status (the byte count is left in self.n:
+        returning a tuple would allocate)."""
         self._read_exact(self.rep, 4)
-        status = self.rep[0]
         n = self.rep[2] | (self.rep[3] << 8)
+        self.n = n
         if n:
             self._read_exact(buf, n)
-        return status, n
+        return self.rep[0]
 
     def _read_exact(self, buf, n):
         if _MPY:
@@ -170,13 +172,11 @@ class I2C:
 
     def writeto_mem(self, addr, memaddr, buf, addrsize=8):
         _conn.send(OP_I2C_WRITE_MEM, self.id, addr, memaddr, buf, len(buf), 1)
-        status, n = _conn.reply_into(_conn.one)
-        _check(status)
+        _check(_conn.reply_into(_conn.one))
 
     def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
         _conn.send(OP_I2C_READ_MEM, self.id, addr, memaddr, None, 0, len(buf))
-        status, n = _conn.reply_into(buf)
-        _check(status)
+        _check(_conn.reply_into(buf))
 
     def readfrom_mem(self, addr, memaddr, nbytes, addrsize=8):
         buf = bytearray(nbytes)
@@ -186,8 +186,7 @@ class I2C:
 
     def writeto(self, addr, buf, stop=True):
         _conn.send(OP_I2C_WRITE, self.id, addr, 0, buf, len(buf), 1)
-        status, n = _conn.reply_into(_conn.one)
-        _check(status)
+        _check(_conn.reply_into(_conn.one))
         return len(buf)
 
     def scan(self):
@@ -195,8 +194,7 @@ class I2C:
         probe = bytearray(1)
         for addr in range(0x08, 0x78):
             _conn.send(OP_I2C_WRITE, self.id, addr, 0, probe, 0, 1)
-            status, n = _conn.reply_into(_conn.one)
-            if status == 0:
+            if _conn.reply_into(_conn.one) == 0:
                 found.append(addr)
         return found
 
@@ -213,8 +211,8 @@ class UART:
     def readinto(self, buf, nbytes=-1):
         want = len(buf) if nbytes < 0 else nbytes
         _conn.send(OP_UART_READ, self.id, 0, 0, None, 0, want)
-        status, n = _conn.reply_into(buf)
-        return n if n else None
+        _conn.reply_into(buf)
+        return _conn.n if _conn.n else None
 
     def any(self):
         _conn.send(OP_UART_READ, self.id, 0, 0, None, 0, 2, 1)
