@@ -4,15 +4,14 @@ A bearing ``b_i`` (degrees clockwise from north) taken at ``r_i`` towards an
 emitter at ``p`` is ``b_i = h_i(p) + e_i`` with
 ``h_i(p) = atan2(p_x - r_ix, p_y - r_iy)`` and ``e_i ~ N(0, sigma_i^2)``.
 
-Three estimators, each the start of the next:
+Two estimators, the first the start of the second:
 
 * pseudo-linear (Stansfield): ``a_i^T (p - r_i) = 0`` with
-  ``a_i = (cos b_i, -sin b_i)``, weighted by ``1 / (sigma_i d_i)^2``;
-* bias-compensated pseudo-linear: the regressor ``a_i`` is noisy, which
-  biases the normal equations by ``E[sin^2 e_i] a_perp a_perp^T (p - r_i)``;
-  subtracting that term removes the bias to second order (Dogancay 2005);
-* maximum likelihood (Gauss-Newton via `scipy.optimize.least_squares`), with
-  its own second-order bias (Box 1971) subtracted.
+  ``a_i = (cos b_i, -sin b_i)``, a linear least-squares problem, weighted by
+  ``1 / (sigma_i d_i)^2`` (the variance of ``a_i^T (p - r_i) = -d_i sin e_i``)
+  with the distances of the previous iterate;
+* maximum likelihood (Levenberg-Marquardt via `scipy.optimize.least_squares`),
+  with its second-order bias (Box 1971) subtracted.
 """
 
 import numpy as np
@@ -45,19 +44,15 @@ def predicted_bearing_rad(x_m, y_m, px_m, py_m):
     return np.arctan2(px_m - x_m, py_m - y_m)
 
 
-def _pseudolinear(x, y, b, s, compensate):
+def _pseudolinear(x, y, b, s):
     a = np.column_stack([np.cos(b), -np.sin(b)])
-    a_perp = np.column_stack([-np.sin(b), -np.cos(b)])
-    # E[sin^2 e] for e ~ N(0, s^2).
-    s2 = 0.5 * (1.0 - np.exp(-2.0 * s * s)) if compensate else np.zeros_like(s)
     dist = np.ones_like(x)
     p = None
     for _ in range(_ITERATIONS):
         w = 1.0 / (s * dist) ** 2
-        m = (np.einsum("i,ij,ik->ijk", w, a, a) - np.einsum("i,i,ij,ik->ijk", w, s2, a_perp, a_perp))
-        lhs = m.sum(axis=0)
-        rhs = np.einsum("ijk,ik->j", m, np.column_stack([x, y]))
-        p = np.linalg.solve(lhs, rhs)
+        m = np.einsum("i,ij,ik->jk", w, a, a)
+        rhs = np.einsum("i,ij,i->j", w, a, np.einsum("ij,ij->i", a, np.column_stack([x, y])))
+        p = np.linalg.solve(m, rhs)
         dist = np.maximum(np.hypot(p[0] - x, p[1] - y), 1e-6)
     return p
 
@@ -70,12 +65,7 @@ def pseudolinear_fix(x_m, y_m, bearing_deg, sigma_deg):
     >>> pseudolinear_fix([0.0, 10.0], [0.0, 0.0], [45.0, 315.0], [1.0, 1.0]).round(9)
     array([5., 5.])
     """
-    return _pseudolinear(*_validate(x_m, y_m, bearing_deg, sigma_deg), compensate=False)
-
-
-def bias_compensated_fix(x_m, y_m, bearing_deg, sigma_deg):
-    """Bias-compensated pseudo-linear fix, (x_m, y_m)."""
-    return _pseudolinear(*_validate(x_m, y_m, bearing_deg, sigma_deg), compensate=True)
+    return _pseudolinear(*_validate(x_m, y_m, bearing_deg, sigma_deg))
 
 
 def _jacobian(x, y, p):
@@ -94,7 +84,7 @@ def ml_fix(x_m, y_m, bearing_deg, sigma_deg, *, start=None, bias_correct=True):
         Inverse Fisher information at the fix, (F^T W F)^-1.
     """
     x, y, b, s = _validate(x_m, y_m, bearing_deg, sigma_deg)
-    p0 = _pseudolinear(x, y, b, s, compensate=True) if start is None else np.asarray(start, float)
+    p0 = _pseudolinear(x, y, b, s) if start is None else np.asarray(start, float)
 
     def fun(p):
         return wrap_rad(b - predicted_bearing_rad(x, y, p[0], p[1])) / s
