@@ -1,0 +1,111 @@
+"""The handheld as a bench instrument: BENCH mode over the serial link.
+
+In BENCH mode the firmware measures one fixed frequency continuously and sends
+MEAS frames flagged ``F_BENCH`` (target 255) with the raw RSSI (quarter-dB
+steps) and the receive gain; STATUS frames (1 Hz) carry the die temperature.
+The bench needs only those: ``r = -raw_rssi / 4 - gain_db`` is the
+input-referred reading the calibration maps to dBm (firmware/calibration.py).
+"""
+import time
+
+import numpy as np
+
+from firmware import protocol as P
+
+#: quarter-dB steps of the AD9363 RSSI read-back
+RSSI_STEP_DB = 0.25
+
+
+class HandheldError(RuntimeError):
+    """The handheld refused a request or stopped sending readings."""
+
+
+def reading_db(raw_rssi, gain_db):
+    """Input-referred reading (dB) of a MEAS record's raw RSSI and gain."""
+    return -RSSI_STEP_DB * np.asarray(raw_rssi, dtype=float) - np.asarray(gain_db, dtype=float)
+
+
+class BenchHandheld:
+    """A handheld in BENCH mode behind a :class:`host.virtual.device.DeviceClient`.
+
+    Parameters
+    ----------
+    device : host.virtual.device.DeviceClient
+        Client on a started :class:`host.link.Link` (real or virtual handheld).
+    hello_timeout_s : float
+        How long to wait for the HELLO frame the firmware sends after boot.
+    """
+
+    def __init__(self, device, *, hello_timeout_s=10.0):
+        self.device = device
+        try:
+            hello = device.wait(lambda rec: rec["kind"] == "HELLO", hello_timeout_s, since=0)
+        except TimeoutError:
+            raise HandheldError(
+                f"no HELLO from the handheld on {device.link.url} within {hello_timeout_s:.0f} s; "
+                "check the USB cable and that the firmware runs") from None
+        self.device_id = hello["device_id"]
+        self.calibration_id = hello["calibration_id"]
+        self.fw_version = hello["fw_version"]
+        if not hello["capabilities"] & P.CAP_BENCH:
+            raise HandheldError(f"handheld {self.device_id:#010x} firmware {self.fw_version} "
+                                "has no BENCH mode")
+        self.freq_hz = None
+        self._status_seen = 0
+
+    def _request(self, msg_type, fields, what):
+        rec = self.device.request(msg_type, fields)
+        if rec["kind"] == "NAK":
+            raise HandheldError(f"handheld {self.device_id:#010x} refused {what}: {rec['reason_text']}")
+        return rec
+
+    def tune(self, freq_hz, gain_db=None):
+        """Enter BENCH mode at ``freq_hz`` (gain: the firmware's hunt gain if None)."""
+        gain = P.GAIN_AUTO if gain_db is None else int(gain_db)
+        self._request(P.SET_MODE, (P.MODE_BENCH, int(round(freq_hz / 1e3)), gain, 0),
+                      f"BENCH mode at {freq_hz / 1e6:.3f} MHz")
+        self.freq_hz = freq_hz
+
+    def idle(self):
+        """Leave BENCH mode."""
+        self._request(P.SET_MODE, (P.MODE_IDLE, 0, 0, 0), "IDLE mode")
+
+    def readings(self, n, *, after_s, timeout_s=5.0):
+        """``n`` bench MEAS records received after host time ``after_s`` (epoch s).
+
+        Returns
+        -------
+        list of dict
+            MEAS records.
+        """
+        dev = self.device
+        dev.drain()
+        deadline = time.monotonic() + timeout_s
+        # records arrive in time order: step back to the first one after after_s
+        i = len(dev.records)
+        while i > 0 and (dev.records[i - 1]["rx_time_s"] or 0.0) >= after_s:
+            i -= 1
+        got = []
+        while len(got) < n:
+            for rec in dev.records[i:]:
+                if rec["kind"] == "MEAS" and rec.get("bench") and not rec.get("radio_fault"):
+                    got.append(rec)
+            i = len(dev.records)
+            if len(got) >= n:
+                break
+            if time.monotonic() > deadline:
+                raise HandheldError(
+                    f"handheld {self.device_id:#010x} sent {len(got)} of {n} bench readings "
+                    f"in {timeout_s:.0f} s on {dev.link.url}")
+            time.sleep(0.01)
+            dev.drain()
+        return got[:n]
+
+    def temperatures(self):
+        """``(rx_time_s, temp_c)`` of the STATUS records not returned before."""
+        dev = self.device
+        dev.drain()
+        out = [(rec["rx_time_s"], rec["temp_c"]) for rec in dev.records[self._status_seen:]
+               if rec["kind"] == "STATUS"]
+        self._status_seen = len(dev.records)
+        return out
