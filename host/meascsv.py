@@ -94,13 +94,12 @@ def _parse(path, reader):
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise UserError(f"{path}:1: header lacks column '{missing[0]}' (see docs/formats.md)")
-    pairs = [p for p in POSITION_PAIRS if all(c in names for c in p)]
-    if not pairs:
-        raise UserError(f"{path}:1: header needs a position: columns x_m,y_m or lat_deg,lon_deg")
     for a, b in POSITION_PAIRS:
         if (a in names) != (b in names):
             have, lack = (a, b) if a in names else (b, a)
             raise UserError(f"{path}:1: column '{have}' without '{lack}'; give both or neither")
+    if not any(all(c in names for c in p) for p in POSITION_PAIRS):
+        raise UserError(f"{path}:1: header needs a position: columns x_m,y_m or lat_deg,lon_deg")
     index = {name: names.index(name) for name in COLUMNS if name in names}
     values = {name: [] for name in index}
     lines = []
