@@ -41,6 +41,11 @@ class SimClock:
 
     def start(self):
         self._t0 = time.monotonic()
+        self._epoch0 = time.time()
+
+    def at_epoch(self, epoch_s):
+        """Simulated time at a host wall-clock instant (``time.time()`` seconds)."""
+        return (epoch_s - self._epoch0) * self.speed
 
     def now_s(self):
         if self._t0 is None:
@@ -173,8 +178,9 @@ class SimEnv:
         return (self.officer.state(t_s).heading_deg + self._noise(self.scenario.heading_err_deg, t_s)) % 360.0
 
     def tilt_deg(self, t_s):
-        """Tilt of the handheld from level (deg)."""
-        return self._noise(self.scenario.tilt_deg, t_s)
+        """Pitch and roll of the handheld from level (deg): the officer's unsteady hand."""
+        wobble = self._noise(self.scenario.tilt_deg, t_s)
+        return wobble, 0.5 * self._noise(self.scenario.tilt_deg, t_s + 600.0)
 
     def indoors(self, t_s):
         s = self.officer.state(t_s)
@@ -204,8 +210,8 @@ class SimEnv:
         return 21.0 if self.officer.state(t_s).building is not None else 12.0
 
     def buttons(self, t_s):
-        """Bit mask of pressed buttons: the simulated officer presses none."""
-        return 0
+        """Names of the buttons held down: the simulated officer presses none."""
+        return frozenset()
 
 
 def make_env(world, seed, speed=1.0):

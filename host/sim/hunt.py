@@ -18,8 +18,10 @@ import numpy as np
 import pymap3d
 
 from dsp.bearing import scan_bearing
+from firmware.tasking import FORMAT as TASKING_FORMAT
 from dsp.locate import Grid, estimate_position
 from host.sim.env import make_env
+from host.sim.geometry import polygon_contains
 from host.sim.strategy import STRATEGIES
 
 #: Ask the strategy for more plan when less than this remains (simulated s).
@@ -49,9 +51,10 @@ class Hunt:
     world : World
     seed : int
     link_factory : callable
-        ``link_factory(env, tasking) -> (link, closer)``: starts the handheld and
-        returns a link-shaped object (``records`` queue, ``stats()``) and a
-        callable that shuts everything down.
+        ``link_factory(env, tasking, accept) -> (link, closer)``: starts the
+        handheld, hands any record it reads itself to ``accept``, and returns a
+        link-shaped object (``records`` queue, ``stats()``) and a callable that
+        shuts everything down.  See `host.sim.handhelds`.
     session : SessionWriter
         Every record is stored here before it is used.
     strategy : str
@@ -80,7 +83,6 @@ class Hunt:
         self.pattern = self.env.scenario.pattern
         self.freqs_hz = [t.freq_hz for t in world.targets]
         self._cols = {k: [] for k in ("t_s", "x_m", "y_m", "floor", "rssi_dbm", "heading_deg", "target")}
-        self._offset_s = None
         self._scans = []
         self._scan_quiet = []
         self.bearings = []
@@ -88,6 +90,7 @@ class Hunt:
         self.estimates = []
         self.fix = None
         self.final = None
+        self._masks = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._future = None
         self._last_submit_s = -math.inf
@@ -143,6 +146,18 @@ class Hunt:
                 pass
         return self.final
 
+    def likely_building(self, est):
+        """The building holding most of an estimate's posterior (the nearest one if none does)."""
+        key = id(est.grid)
+        if key not in self._masks:
+            cx, cy = est.grid.cells()
+            self._masks[key] = [(b, polygon_contains(b.footprint_m, cx, cy).reshape(est.grid.shape))
+                                for b in self.world.buildings]
+        post = np.asarray(est.posterior)
+        mass = [(float(post[m].sum()), b) for b, m in self._masks[key]]
+        best_mass, best = max(mass, key=lambda mb: mb[0])
+        return best if best_mass > 0 else self.world.building_at(est.x_m, est.y_m)
+
     # --- the loop -------------------------------------------------------------------------
 
     def run(self):
@@ -151,8 +166,12 @@ class Hunt:
         self.session.set_meta("sim_world", self.world.name)
         self.session.set_meta("sim_seed", self.seed)
         self.session.set_meta("sim_strategy", self.strategy.name)
+        stored = self.tasking()
+        for t in stored["targets"]:
+            t["freq_hz"] = float(t["uplink_hz"])
+        self.session.set_tasking(stored)
         self.clock.start()
-        link, closer = self.link_factory(self.env, self.tasking())
+        link, closer = self.link_factory(self.env, self.tasking(), self.accept)
         try:
             self.session.event("hunt started", world=self.world.name, seed=self.seed,
                                strategy=self.strategy.name)
@@ -184,9 +203,14 @@ class Hunt:
         return result
 
     def tasking(self):
-        """The hunt's tasking (targets with their IMSIs and uplink channels)."""
-        return {"targets": [{"label": "SIM %d" % t.sim, "imsi": t.imsi, "rat": "gsm",
-                             "freq_hz": t.freq_hz} for t in self.world.targets]}
+        """The hunt's tasking body (firmware/tasking.py format), valid for a day from now."""
+        now = int(time.time())
+        bw = int(self.world.radio.channel_bw_hz)
+        return {"format": TASKING_FORMAT, "serial": 1, "issuer": "rfhound simulator",
+                "not_before": now - 60, "not_after": now + 86400,
+                "targets": [{"label": "SIM %d" % t.sim, "imsi": t.imsi, "rat": t.rat.upper(),
+                             "channel": t.channel, "uplink_hz": int(t.freq_hz), "bandwidth_hz": bw}
+                            for t in self.world.targets]}
 
     def _drain(self, link, timeout_s=0.02):
         try:
@@ -194,12 +218,16 @@ class Hunt:
         except queue.Empty:
             return
         while True:
-            self.session.record(rec)
-            self._use(rec)
+            self.accept(rec)
             try:
                 rec = link.records.get_nowait()
             except queue.Empty:
                 return
+
+    def accept(self, rec):
+        """Store a record in the session, then use it."""
+        self.session.record(rec)
+        self._use(rec)
 
     def _use(self, rec):
         if rec.get("kind") != "MEAS" or rec.get("bench") or rec.get("radio_fault"):
@@ -207,15 +235,14 @@ class Hunt:
         lat, lon = rec.get("lat_deg"), rec.get("lon_deg")
         if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
             return
-        now = self.clock.now_s()
-        dev_s = rec["device_time_ms"] / 1000.0
-        # The device clock runs in simulated time with an unknown start; the
-        # smallest receive delay seen is the best estimate of the offset.
-        if self._offset_s is None or now - dev_s < self._offset_s:
-            self._offset_s = now - dev_s
+        # The handheld's clock is its own; the link stamps each record on
+        # arrival, a few milliseconds after the dwell, and that stamp maps onto
+        # the simulated time the officer's plan runs in.
+        rx = rec.get("rx_time_s")
+        t_s = self.clock.at_epoch(rx) if rx is not None else self.clock.now_s()
         x, y, _ = pymap3d.geodetic2enu(lat, lon, rec.get("alt_m") or 0.0, *self._origin)
         c = self._cols
-        c["t_s"].append(dev_s + self._offset_s)
+        c["t_s"].append(t_s)
         c["x_m"].append(float(x))
         c["y_m"].append(float(y))
         c["floor"].append(np.nan if rec.get("floor") is None else float(rec["floor"]))
@@ -267,7 +294,11 @@ class Hunt:
         a = _local_means(self._arrays(walk_only=True), BIN_S)
         if np.isfinite(a["rssi_dbm"]).sum() < 10 and len(self.bearings) < 2:
             return None
-        floor = a["floor"] if with_floor and np.any(a["floor"] >= 1) else None
+        floor = None
+        if with_floor and np.any(a["floor"] >= 1):
+            # A floor outside the buildings' range is a barometer glitch: unknown.
+            top = max(b.floors for b in self.world.buildings)
+            floor = np.where((a["floor"] >= 0) & (a["floor"] < top), a["floor"], np.nan)
         bearings = None
         if self.bearings:
             b = np.array(self.bearings)
@@ -333,8 +364,7 @@ class Hunt:
         if answer is None:
             out.update(estimate=None, error_m=None, right_building=False, right_floor=False)
         else:
-            x, y, floor = answer
-            building = self.world.building_at(x, y).id
+            x, y, floor, building = answer
             est = self.final or self.estimate
             ellipse = None
             if self.strategy.name == "search" and est is not None:

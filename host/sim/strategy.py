@@ -25,6 +25,8 @@ MAX_APPROACHES = 4
 FLOOR_DROP_DB = 10.0
 #: Readings needed on a floor to judge it.
 MIN_FLOOR_READINGS = 5
+#: Most buildings the search officer climbs.
+MAX_CLIMBS = 2
 
 
 def floor_levels_dbm(hunt, windows):
@@ -78,7 +80,12 @@ class _Climber:
 
 
 class SearchOfficer:
-    """Route with scans, then estimate-driven approaches, then the climb."""
+    """Route with scans, then estimate-driven approaches, then the climb.
+
+    The building to climb is the one holding most of the locator's posterior;
+    when, after a climb, the estimate has moved to another building, that one
+    is climbed too (at most `MAX_CLIMBS`).
+    """
 
     name = "search"
 
@@ -88,7 +95,8 @@ class SearchOfficer:
             if len(world.route) > 1 else []
         self.phase = "route"
         self.approaches = 0
-        self.climber = _Climber()
+        self.climbs = {}
+        self.climber = None
 
     def plan(self, hunt):
         """Append the next piece of plan; returns True when the hunt is over."""
@@ -117,26 +125,35 @@ class SearchOfficer:
                     hunt.scan()
                     return False
                 self.phase = "climb"
-        if self.phase == "climb":
-            if self.climber.building is None:
-                if aim is None:
-                    return True
-                hunt.wait_for_estimate()
-                est = hunt.estimate
-                building = self.world.building_at(est.x_m, est.y_m)
-                self.climber.start(officer, building, (est.x_m, est.y_m))
-                return False
-            return self.climber.step(hunt)
-        return True
+        if self.climber is not None and not self.climber.finished:
+            self.climber.step(hunt)
+            return False
+        hunt.wait_for_estimate()
+        if hunt.estimate is None:
+            return True
+        building = hunt.likely_building(hunt.estimate)
+        if building.id in self.climbs or len(self.climbs) >= MAX_CLIMBS:
+            return True
+        self.climber = self.climbs[building.id] = _Climber()
+        self.climber.start(officer, building, (hunt.estimate.x_m, hunt.estimate.y_m))
+        return False
 
     def answer(self, hunt):
-        """Final (x_m, y_m, floor) of the hunt."""
+        """Final (x_m, y_m, floor, building id) of the hunt."""
         est = hunt.final_estimate()
         if est is None:
             return None
-        climb_floor = self.climber.floor(hunt)
-        floor = climb_floor if climb_floor is not None else est.floor
-        return est.x_m, est.y_m, floor
+        building = hunt.likely_building(est)
+        climb = self.climbs.get(building.id)
+        floor = climb.floor(hunt) if climb is not None else None
+        if floor is None:
+            floor = est.floor
+        return est.x_m, est.y_m, floor, building.id
+
+    def climb_windows(self, building_id):
+        """Dwell windows of the climb in that building ({} if not climbed)."""
+        climb = self.climbs.get(building_id)
+        return {} if climb is None else climb.windows
 
 
 class HotterColderOfficer:
@@ -201,7 +218,13 @@ class HotterColderOfficer:
         # The officer's answer is "in that building, near the hot spot": the
         # point of the building's footprint closest to the hottest reading.
         x, y = _closest_point_in(b.footprint_m, self.best_xy)
-        return x, y, self.climber.floor(hunt)
+        return x, y, self.climber.floor(hunt), b.id
+
+    def climb_windows(self, building_id):
+        """Dwell windows of the climb in that building ({} if not climbed)."""
+        if self.climber.building is None or self.climber.building.id != building_id:
+            return {}
+        return self.climber.windows
 
 
 def _closest_point_in(poly_m, xy):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dsp import bands
 from dsp.antenna import DEFAULT_ANTENNA, available_antennas
 from host.errors import UserError
 from host.sim.geometry import StreetNetwork, distance_to_polygon_m, polygon_area_m2, polygon_contains
@@ -60,6 +61,8 @@ class Building:
 class Target:
     sim: int
     imsi: str
+    rat: str
+    channel: int
     freq_hz: float
     tx_power_dbm: float
     on_mean_s: float
@@ -356,10 +359,15 @@ class _Checker:
             imsi = self.string(t, "imsi", w)
             if not imsi.isdigit() or not 6 <= len(imsi) <= 15:
                 self.fail(w + "imsi", "must be 6 to 15 digits")
+            rat = self.string(t, "rat", w, default="gsm", choices=bands.RATS)
+            channel = self.integer(t, "channel", w, lo=0)
+            try:
+                freq_hz = bands.uplink_hz(rat, channel)
+            except ValueError as e:
+                self.fail(w + "channel", str(e))
             out.append(Target(
                 sim=self.integer(t, "sim", w, lo=0, hi=rack.n_sims - 1),
-                imsi=imsi,
-                freq_hz=self.number(t, "freq_hz", w, lo=70e6, hi=6e9),
+                imsi=imsi, rat=rat, channel=channel, freq_hz=float(freq_hz),
                 tx_power_dbm=self.number(t, "tx_power_dbm", w, lo=-40.0, hi=33.0),
                 on_mean_s=self.number(t, "on_mean_s", w, 60.0, 0.1, 1e6),
                 off_mean_s=self.number(t, "off_mean_s", w, 5.0, 0.1, 1e6),
