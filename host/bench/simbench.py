@@ -13,6 +13,10 @@ The handheld is :class:`host.virtual.handheld.VirtualHandheld` (the real firmwar
 in the MicroPython unix port) with a fake AD9363 whose true response is
 :data:`TRUE_RESPONSE`, so the fitted coefficients can be printed next to the truth.
 """
+import contextlib
+import shutil
+import socket
+import subprocess
 import threading
 import time
 
@@ -133,3 +137,115 @@ class TurntableEnv(StaticEnv):
         # boresight turned to az: the source (at az 0) is -az clockwise from boresight
         angle_deg = (-self._azimuth.get()) % 360.0
         return self.isotropic_dbm + float(self._gain_dbi(angle_deg))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def dummy_rotctld(port=None, *, timeout_s=5.0):
+    """Run Hamlib's dummy rotator (``rotctld -m 1``) on 127.0.0.1; yield its port.
+
+    The dummy turns at a fixed 6 deg/s like a real turntable, so moves take time.
+    """
+    binary = shutil.which("rotctld")
+    if binary is None:
+        raise FileNotFoundError("rotctld not found: install Hamlib's tools (Debian: libhamlib-utils)")
+    port = port or _free_port()
+    proc = subprocess.Popen([binary, "-m", "1", "-T", "127.0.0.1", "-t", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"rotctld -m 1 did not start on port {port}") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _handheld(env, runtime, rssi_model):
+    from host.bench.handheld import BenchHandheld
+    from host.link import Link
+    from host.virtual.device import DeviceClient
+    from host.virtual.handheld import VirtualHandheld
+
+    virtual = VirtualHandheld(env, device_id=SIM_DEVICE_ID, rssi_model=dict(rssi_model),
+                              runtime=runtime)
+    link = Link(virtual.start()).start()
+    try:
+        return virtual, link, BenchHandheld(DeviceClient(link))
+    except BaseException:
+        link.stop()
+        virtual.stop()
+        raise
+
+
+@contextlib.contextmanager
+def calibration_bench(cable_loss_db=10.0, *, temperature_c=None, runtime="micropython",
+                      rssi_model=None):
+    """The simulated calibration bench; yields ``(generator, bench_handheld, virtual)``.
+
+    Parameters
+    ----------
+    cable_loss_db : float
+        True cable loss (the technician's value matches it).
+    temperature_c : callable, optional
+        Handheld temperature over time; default :func:`triangle_temperature`.
+    runtime : {"micropython", "cpython"}
+        How the virtual handheld runs the firmware.
+    rssi_model : dict, optional
+        True receiver response; default :data:`TRUE_RESPONSE`.
+    """
+    from host.bench.generator import open_generator
+
+    generator = open_generator(simulated=True)
+    env = CableEnv(generator, cable_loss_db, temperature_c=temperature_c or triangle_temperature())
+    try:
+        virtual, link, handheld = _handheld(env, runtime, rssi_model or TRUE_RESPONSE)
+        try:
+            yield generator, handheld, virtual
+        finally:
+            link.stop()
+            virtual.stop()
+    finally:
+        generator.close()
+
+
+@contextlib.contextmanager
+def turntable_bench(gain_dbi, isotropic_dbm, *, runtime="micropython", rssi_model=None):
+    """The simulated antenna range; yields ``(rotator, bench_handheld, virtual)``.
+
+    Hamlib's dummy rotator turns the virtual handheld, whose antenna has the true
+    pattern ``gain_dbi(angle_deg)``, in front of a source giving ``isotropic_dbm``.
+    """
+    from host.bench.rotator import Rotctld
+
+    with dummy_rotctld() as port:
+        sensor = Rotctld("127.0.0.1", port)
+        rotator = Rotctld("127.0.0.1", port)
+        env = TurntableEnv(sensor, gain_dbi, isotropic_dbm)
+        env.temperature = TRUE_RESPONSE["t_ref_c"]
+        try:
+            virtual, link, handheld = _handheld(env, runtime, rssi_model or TRUE_RESPONSE)
+            try:
+                yield rotator, handheld, virtual
+            finally:
+                link.stop()
+                virtual.stop()
+        finally:
+            rotator.close()
+            sensor.close()
