@@ -31,20 +31,23 @@ NFFT = 2048
 FRAMES_PER_BLOCK = 15  # 1 ms LTE subframe
 
 
-def _best_of(repeat, fn):
-    best = float("inf")
-    result = None
+def _interleaved_best(repeat, fns):
+    """Best time of each function, the runs interleaved so that a busy machine's
+    load falls on all of them alike.  Returns (times, last results)."""
+    best = [float("inf")] * len(fns)
+    results = [None] * len(fns)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            results[i] = fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best, results
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="IQ duration (default 2 s)")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="best of N interleaved runs (default 5)")
     parser.add_argument("--workers", type=int, default=None,
                         help="threads for ours and the bare FFT (default up to 2)")
     args = parser.parse_args(argv)
@@ -60,21 +63,22 @@ def main(argv=None):
     iq *= np.float32(1e-2)
     bands = np.vstack([lte_prb_bands_hz(100), [[-FS / 2, FS / 2]]])
 
-    t_ours, ours = _best_of(args.repeat, lambda: band_powers(
-        iq, FS, bands, nfft=NFFT, frames_per_block=FRAMES_PER_BLOCK, workers=workers))
     frames = iq.reshape(-1, NFFT)
-    t_fft, _ = _best_of(args.repeat, lambda: scipy.fft.fft(frames, axis=-1, workers=workers))
     batch = 4 * FRAMES_PER_BLOCK
+    weights = band_weights(FS, NFFT, bands).astype(np.float64)
+
+    def ours():
+        return band_powers(iq, FS, bands, nfft=NFFT, frames_per_block=FRAMES_PER_BLOCK,
+                           workers=workers)
+
+    def fft_once():
+        return scipy.fft.fft(frames, axis=-1, workers=workers)
 
     def fft_batched():
         # The same FFTs in cache-sized batches: a stricter floor than one call,
         # which also pays for writing a full-size output array.
         for s in range(0, frames.shape[0], batch):
             scipy.fft.fft(frames[s: s + batch], axis=-1, workers=workers)
-
-    t_fft_b, _ = _best_of(args.repeat, fft_batched)
-
-    weights = band_weights(FS, NFFT, bands).astype(np.float64)
 
     def welch():
         f, psd = scipy.signal.welch(iq.reshape(-1, block), fs=FS, window="hann", nperseg=NFFT,
@@ -84,12 +88,13 @@ def main(argv=None):
         # fftfreq order, like the weights.
         return (psd * (FS / NFFT)) @ weights
 
-    t_welch, ref = _best_of(args.repeat, welch)
-    agree_db = float(np.max(np.abs(10 * np.log10(ours / ref))))
+    (t_ours, t_fft, t_fft_b, t_welch), (powers, _, _, ref) = _interleaved_best(
+        args.repeat, [ours, fft_once, fft_batched, welch])
+    agree_db = float(np.max(np.abs(10 * np.log10(powers / ref))))
 
     print(f"IQ: {duration_s:.2f} s of complex64 at {FS / 1e6:.2f} Msps, nfft {NFFT}, "
-          f"{ours.shape[0]} blocks x {ours.shape[1]} bands (100 PRBs + wideband), "
-          f"{workers} worker(s), best of {args.repeat}")
+          f"{powers.shape[0]} blocks x {powers.shape[1]} bands (100 PRBs + wideband), "
+          f"{workers} worker(s), best of {args.repeat} interleaved runs")
     print(f"ours (dsp.power.band_powers): {t_ours * 1e3:8.1f} ms   "
           f"{duration_s / t_ours:6.1f}x real time")
     print(f"bare scipy.fft pass:          {t_fft * 1e3:8.1f} ms   "
