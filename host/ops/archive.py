@@ -18,8 +18,8 @@ from host.session import SessionError, SessionReader, SessionWriter, mask_taskin
 class _Appender(SessionWriter):
     """`SessionWriter.record` and friends on an existing session file.
 
-    The archive commits after every stored message itself (before the MQTT
-    acknowledgement), so it needs no commit timer.
+    The ops centre commits (`Archive.commit`) before it acknowledges the
+    messages stored, so this writer has no commit timer.
     """
 
     def __init__(self, path):  # noqa: D107 - deliberately not calling SessionWriter.__init__
@@ -30,6 +30,11 @@ class _Appender(SessionWriter):
         self._lock = threading.Lock()
         self._dirty = False
         self._closed = False
+
+    def rollback(self):
+        with self._lock:
+            self._con.rollback()
+            self._dirty = False
 
     def record_ids(self):
         with self._lock:
@@ -69,20 +74,18 @@ class _ArchivedSession:
             self.writer.set_tasking(tasking)
             self.tasking = tasking
             changed = True
-        self.writer.commit()
         return changed
 
     def add(self, record_id, rec):
         if record_id in self.ids:
             return False
         self.writer.record(rec, record_id=record_id)
-        self.writer.commit()
         self.ids.add(record_id)
         return True
 
 
 class Archive:
-    """Store received envelopes; thread-confined to the caller (paho's network thread)."""
+    """Store received envelopes; `commit` makes them durable. Not thread-safe: the caller locks."""
 
     def __init__(self, root):
         self.root = Path(root)
@@ -135,6 +138,18 @@ class Archive:
             return session.add(env.record_id, rec)
         except (ValueError, TypeError, sqlite3.InterfaceError) as exc:
             raise MalformedPayload(f"record not storable ({exc})") from None
+
+    def commit(self):
+        """Make everything stored so far durable (raises the SQLite error if it cannot)."""
+        for session in self._sessions.values():
+            session.writer.commit()
+
+    def rollback(self):
+        """Drop everything stored since the last commit; sessions are re-read from disk."""
+        for session in self._sessions.values():
+            session.writer.rollback()
+            session.writer.close()
+        self._sessions.clear()
 
     def close(self):
         for session in self._sessions.values():

@@ -7,17 +7,22 @@ session's metadata message.
 """
 
 import json
+import logging
 import os
+import queue
 import sqlite3
+import threading
 import time
 
 from host.session import SessionReader
 
 META_RECORD_ID = 0
 
+log = logging.getLogger("rfhound.ops.relay")
+
 
 class Outbox:
-    """Unsent records of one session file and the marks of sent ones.
+    """Unsent records of one session file (reads only; `AckWriter` writes the marks).
 
     Parameters
     ----------
@@ -61,20 +66,6 @@ class Outbox:
             out.append(rec)
         return out
 
-    def mark_sent(self, record_ids):
-        """Record the broker's acknowledgement of `record_ids` (committed before return)."""
-        if not record_ids:
-            return
-        now = time.time()
-        self._con.execute("BEGIN IMMEDIATE")
-        try:
-            self._con.executemany("INSERT OR REPLACE INTO outbox_acks (record_id, acked_s) VALUES (?, ?)",
-                                  [(rid, now) for rid in record_ids])
-        except BaseException:
-            self._con.execute("ROLLBACK")
-            raise
-        self._con.execute("COMMIT")
-
     def counts(self):
         """``(records, sent)`` where sent excludes the metadata message."""
         (total,), = self._con.execute("SELECT COUNT(*) FROM records").fetchall()
@@ -83,3 +74,73 @@ class Outbox:
 
     def close(self):
         self._con.close()
+
+
+class AckWriter:
+    """Write outbox marks on a thread of their own.
+
+    The recorder holds SQLite's write lock from its first insert after a commit
+    until its next commit, so a mark may wait a good part of a second for the
+    lock; waiting here keeps the relay's publishing loop running meanwhile.
+    A mark that is late or lost (relay killed) only means that record is sent
+    again, which the receiver ignores.
+    """
+
+    def __init__(self, path, lock_timeout_s=10.0):
+        self.path = os.fspath(path)
+        self._queue = queue.SimpleQueue()
+        self._con = sqlite3.connect(self.path, timeout=lock_timeout_s, isolation_level=None,
+                                    check_same_thread=False)
+        self._thread = threading.Thread(target=self._run, name="rfhound-outbox", daemon=True)
+        self._thread.start()
+
+    def put(self, record_ids):
+        """Queue the broker's acknowledgement of `record_ids`."""
+        if record_ids:
+            self._queue.put(list(record_ids))
+
+    def close(self):
+        """Write every queued mark, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+        self._con.close()
+
+    def _run(self):
+        pending = []
+        closing = False
+        while not (closing and not pending):
+            try:
+                item = self._queue.get(timeout=None if not pending else 0.5)
+            except queue.Empty:
+                item = []
+            while item is not None:
+                pending.extend(item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            closing = closing or item is None
+            if pending and self._write(pending):
+                pending = []
+            elif pending and closing:
+                log.warning("%s: %d outbox marks not written; those records will be sent again "
+                            "and ignored by the receiver", self.path, len(pending))
+                return
+
+    def _write(self, record_ids):
+        now = time.time()
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            log.warning("%s: outbox marks wait for the recorder (%s)", self.path, exc)
+            return False
+        try:
+            self._con.executemany("INSERT OR REPLACE INTO outbox_acks (record_id, acked_s) VALUES (?, ?)",
+                                  [(rid, now) for rid in record_ids])
+            self._con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._con.in_transaction:
+                self._con.execute("ROLLBACK")
+            log.warning("%s: outbox marks not written (%s); retrying", self.path, exc)
+            return False
+        return True

@@ -15,7 +15,7 @@ import time
 from host.errors import UserError
 from host.ops import envelope, topics
 from host.ops.broker import make_client, refusal_message
-from host.ops.outbox import META_RECORD_ID, Outbox
+from host.ops.outbox import META_RECORD_ID, AckWriter, Outbox
 
 log = logging.getLogger("rfhound.ops.relay")
 
@@ -44,6 +44,7 @@ class Relay:
         self.team = topics.check_team(team)
         self.config = config
         self.outbox = Outbox(session_path)
+        self.marks = None
         self.session_id = self.outbox.session_id
         self.poll_s = poll_s
         self.stats = {"published": 0, "acked": 0, "refused": 0, "connects": 0}
@@ -110,7 +111,7 @@ class Relay:
                           self.session_id, reason)
             else:
                 sent.append(record_id)
-        self.outbox.mark_sent(sent)
+        self.marks.put(sent)
         self.stats["acked"] += len(sent)
 
     def run(self, stop=None, once=False):
@@ -120,6 +121,7 @@ class Relay:
         a broker that is unreachable is retried for ever (records wait in the outbox).
         """
         stop = stop or threading.Event()
+        self.marks = AckWriter(self.outbox.path)
         self.client.loop_start()
         try:
             after_id = 0
@@ -150,6 +152,7 @@ class Relay:
             self._closing = True
             self.client.disconnect()
             self.client.loop_stop()
+            self.marks.close()
             self.stats["records"], self.stats["sent"] = self.outbox.counts()
             self.outbox.close()
         return dict(self.stats)

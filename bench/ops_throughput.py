@@ -1,0 +1,211 @@
+"""Operations-centre throughput and delivery latency through a local Mosquitto.
+
+Two phases, each with N simulated teams, every team a separate ``rfhound relay``
+process, one in-process ops centre archiving to SQLite:
+
+1. *Upload*: each team's finished session of M records is sent with ``--once``;
+   records/s end to end = all records / (first relay started -> last record archived).
+   Reference, same broker, same run: bare paho QoS 1 publish -> subscribe of the
+   same payloads with no session file, no outbox and no archive.
+2. *Live*: each team records R records/s for T s while its relay follows the file;
+   latency percentiles of record written -> archived (includes the recorder's
+   0.25 s commit interval and the relay's poll) and relay publish -> archived.
+
+Usage: ``python bench/ops_throughput.py [--teams 4] [--records 5000] [--rate 50] [--seconds 10]``
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as mqtt
+
+from host.ops.broker import BrokerConfig
+from host.ops.centre import OpsCentre
+from host.ops.localbroker import LocalMosquitto
+from host.session import SessionWriter
+
+PASSWORD = "bench-pw"
+
+
+def meas_record(i, rng, rx_time_s):
+    """One MEAS record shaped like host.records output."""
+    return {"kind": "MEAS", "seq": i & 0xFFFF, "device_time_ms": 100 * i, "rx_time_s": rx_time_s,
+            "target": i % 2, "flags": 0, "rssi_dbm": round(-90 + 15 * math.sin(i / 30) + rng.gauss(0, 2), 2),
+            "raw_rssi": rng.randrange(4096), "gain_db": 30, "heading_deg": round(rng.uniform(0, 360), 2),
+            "floor": 0, "dwell_ms": 50, "not_detected": False, "position_stale": False, "saturated": False,
+            "radio_fault": False, "bench": False, "lat_deg": 31.2304 + rng.gauss(0, 1e-4),
+            "lon_deg": 121.4737 + rng.gauss(0, 1e-4), "alt_m": 12.0}
+
+
+def start_relay(broker, team, path, pwfile, once, log):
+    cmd = [sys.executable, "-m", "host.cli", "relay", "--broker", broker.url, "--team", team,
+           "--username", team, "--password-file", str(pwfile), str(path)]
+    return subprocess.Popen(cmd + (["--once"] if once else []), stdout=log, stderr=log)
+
+
+def wait_until(predicate, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("bench: timed out waiting for the archive")
+        time.sleep(0.01)
+
+
+def bare_paho(broker, n_messages, payload):
+    """Messages/s of plain QoS 1 publish -> subscribe through the same broker."""
+    got = threading.Event()
+    count = [0]
+
+    def on_message(client, userdata, message):
+        count[0] += 1
+        if count[0] == n_messages:
+            got.set()
+
+    def client(name):
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bare-{name}", protocol=mqtt.MQTTv5)
+        c.username_pw_set("team0", PASSWORD)
+        c.max_inflight_messages_set(100)
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        return c
+
+    sub = client("sub")
+    sub.on_message = on_message
+    sub.subscribe("bare/#", qos=1)
+    time.sleep(0.3)
+    pub = client("pub")
+    t0 = time.perf_counter()
+    for i in range(n_messages):
+        pub.publish(f"bare/{i % 8}", payload, qos=1)
+    got.wait(120)
+    rate = count[0] / (time.perf_counter() - t0)
+    for c in (pub, sub):
+        c.disconnect()
+        c.loop_stop()
+    return rate
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teams", type=int, default=4)
+    parser.add_argument("--records", type=int, default=5000, help="records per team in the upload phase")
+    parser.add_argument("--rate", type=float, default=50.0, help="records/s per team in the live phase")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the live phase")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="rfhound-ops-bench-"))
+    teams = [f"team{i}" for i in range(args.teams)]
+    users = {team: PASSWORD for team in teams} | {"ops": PASSWORD}
+    pwfile = work / "pw"
+    pwfile.write_text(PASSWORD + "\n")
+    log = open(work / "relays.log", "w")
+    rng = random.Random(1)
+    with LocalMosquitto(work / "broker", users) as broker:
+        archived_at = {}
+        lock = threading.Lock()
+
+        def on_record(env, new):
+            if new and env.record_id > 0:
+                now = time.time()
+                with lock:
+                    archived_at[(env.session_id, env.record_id)] = (now, env.sent_s,
+                                                                    env.record.get("rx_time_s"))
+
+        centre = OpsCentre(BrokerConfig("127.0.0.1", broker.port, username="ops", password=PASSWORD),
+                           work / "archive", on_record=on_record).start(timeout_s=10)
+
+        # Phase 1: upload finished sessions.
+        paths = {}
+        payload_bytes = []
+        for team in teams:
+            paths[team] = work / f"{team}-upload.sqlite"
+            with SessionWriter(str(paths[team])) as writer:
+                t0 = time.time()
+                for i in range(args.records):
+                    rec = meas_record(i, rng, t0 + i / 10)
+                    writer.record(rec)
+                    if i < 100:
+                        payload_bytes.append(len(json.dumps(rec)))
+        total = args.records * len(teams)
+        t_start = time.perf_counter()
+        relays = [start_relay(broker, team, paths[team], pwfile, True, log) for team in teams]
+        wait_until(lambda: len(archived_at) >= total, 600)
+        upload_s = time.perf_counter() - t_start
+        for proc in relays:
+            proc.wait(30)
+        ours = total / upload_s
+
+        # Phase 2: live hunts, the relays following the files as they grow.
+        archived_at.clear()
+        stop = threading.Event()
+        writers = {team: SessionWriter(str(work / f"{team}-live.sqlite")) for team in teams}
+        relays = [start_relay(broker, team, writers[team].path, pwfile, False, log) for team in teams]
+        time.sleep(1.0)
+
+        def feed(writer, seed):
+            frng = random.Random(seed)
+            next_s = time.monotonic()
+            i = 0
+            while not stop.is_set():
+                writer.record(meas_record(i, frng, time.time()))
+                i += 1
+                next_s += 1.0 / args.rate
+                time.sleep(max(0.0, next_s - time.monotonic()))
+
+        feeders = [threading.Thread(target=feed, args=(writers[t], k)) for k, t in enumerate(teams)]
+        for f in feeders:
+            f.start()
+        time.sleep(args.seconds)
+        stop.set()
+        for f in feeders:
+            f.join()
+        for w in writers.values():
+            w.close()
+        live_total = sum(_count(w.path) for w in writers.values())
+        wait_until(lambda: len(archived_at) >= live_total, 120)
+        for proc in relays:
+            proc.terminate()
+            proc.wait(10)
+        rows = np.array(list(archived_at.values()))
+        written_ms = 1e3 * (rows[:, 0] - rows[:, 2])
+        wire_ms = 1e3 * (rows[:, 0] - rows[:, 1])
+        pub_ms = 1e3 * (rows[:, 1] - rows[:, 2])
+
+        reference = bare_paho(broker, total, b"x" * int(np.mean(payload_bytes) + 120))
+        centre.stop()
+    log.close()
+
+    print(f"ops_throughput: {len(teams)} teams through Mosquitto on 127.0.0.1 ({os.cpu_count()} CPUs)")
+    print(f"  upload    {total} records in {upload_s:.2f} s: {ours:,.0f} records/s end to end "
+          f"(relay processes -> broker -> archive)")
+    print(f"  reference bare paho QoS 1 publish->subscribe, same payload size: {reference:,.0f} messages/s")
+    print(f"  ratio     {ours / reference:.2f} of the bare broker rate")
+    print(f"  live      {live_total} records at {args.rate:g}/s per team for {args.seconds:g} s")
+    print(f"  latency   written->archived p50 {np.percentile(written_ms, 50):.0f} ms, "
+          f"p99 {np.percentile(written_ms, 99):.0f} ms")
+    print(f"  latency   written->published p50 {np.percentile(pub_ms, 50):.0f} ms, "
+          f"p99 {np.percentile(pub_ms, 99):.0f} ms (recorder's 0.25 s commit, relay poll)")
+    print(f"  latency   published->archived p50 {np.percentile(wire_ms, 50):.1f} ms, "
+          f"p99 {np.percentile(wire_ms, 99):.1f} ms")
+    return 0
+
+
+def _count(path):
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        return con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
