@@ -12,6 +12,7 @@ only the simulator knows.
 import concurrent.futures
 import math
 import queue
+import threading
 import time
 
 import numpy as np
@@ -64,11 +65,13 @@ class Hunt:
     max_sim_s : float
         Give up after this much simulated time.
     on_update : callable, optional
-        Called as ``on_update(hunt)`` after each new estimate (for a live view).
+        Called as ``on_update(hunt)`` after each new estimate.
+    on_record : callable, optional
+        Called with each record after it is stored (for a live view).
     """
 
     def __init__(self, world, seed, link_factory, session, *, strategy="search", speed=10.0,
-                 max_sim_s=1800.0, on_update=None):
+                 max_sim_s=1800.0, on_update=None, on_record=None):
         self.world = world
         self.seed = seed
         self.env = make_env(world, seed, speed)
@@ -80,6 +83,8 @@ class Hunt:
         self.link_factory = link_factory
         self.max_sim_s = max_sim_s
         self.on_update = on_update
+        self.on_record = on_record
+        self._stop = threading.Event()
         self.pattern = self.env.scenario.pattern
         self.freqs_hz = [t.freq_hz for t in world.targets]
         self._cols = {k: [] for k in ("t_s", "x_m", "y_m", "floor", "rssi_dbm", "heading_deg", "target")}
@@ -185,8 +190,8 @@ class Hunt:
                     done = self.strategy.plan(self)
                 if done and now > self.officer.end_time_s() + 1.0:
                     break
-                if now > self.max_sim_s:
-                    self.session.event("hunt gave up", sim_time_s=now)
+                if now > self.max_sim_s or self._stop.is_set():
+                    self.session.event("hunt stopped early", sim_time_s=now)
                     break
             self._drain(link)
             self._finish_scans(math.inf)
@@ -228,6 +233,12 @@ class Hunt:
         """Store a record in the session, then use it."""
         self.session.record(rec)
         self._use(rec)
+        if self.on_record is not None:
+            self.on_record(rec)
+
+    def stop(self):
+        """Ask a running hunt to end early (from another thread)."""
+        self._stop.set()
 
     def _use(self, rec):
         if rec.get("kind") != "MEAS" or rec.get("bench") or rec.get("radio_fault"):
@@ -408,3 +419,36 @@ def _local_means(a, bin_s):
         out["target"][g] = a["target"][idx[0]]
     order = np.argsort(out["t_s"], kind="stable")
     return {k: v[order] for k, v in out.items()}
+
+
+def simulate(world, seed, session_path, *, handheld="micropython", strategy="search", speed=10.0,
+             report_path=None, on_record=None, hunt_ready=None):
+    """Run one hunt into a new session file; optionally write the PNG report.
+
+    Returns
+    -------
+    result : dict
+        The scored outcome (see `Hunt.run`), with ``session`` and ``report`` paths.
+    hunt : Hunt
+    """
+    from host.session import SessionWriter
+    from host.sim.handhelds import HANDHELDS
+
+    session = SessionWriter(str(session_path), meta={"source": "rfhound simulator",
+                                                      "sim_handheld": handheld})
+    try:
+        hunt = Hunt(world, seed, HANDHELDS[handheld](), session, strategy=strategy, speed=speed,
+                    on_record=on_record)
+        if hunt_ready is not None:
+            hunt_ready(hunt)
+        result = hunt.run()
+    finally:
+        session.close()
+    result["handheld"] = handheld
+    result["session"] = str(session_path)
+    result["report"] = None
+    if report_path is not None:
+        from host.sim.report import write_report
+        if write_report(report_path, hunt, result):
+            result["report"] = str(report_path)
+    return result, hunt

@@ -7,6 +7,7 @@ stairwell climb and the figures of the summary.
 """
 
 import math
+import os
 
 import numpy as np
 
@@ -24,12 +25,13 @@ def _ramp(v):
 
 def write_report(path, hunt, result, size=(1400, 860)):
     """Render the report of a finished hunt to ``path`` (PNG). Returns True when written."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt5.QtCore import QPointF, QRectF, Qt
-    from PyQt5.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPolygonF
-    from PyQt5.QtWidgets import QApplication
+    from PyQt5.QtGui import QBrush, QColor, QFont, QGuiApplication, QImage, QPainter, QPen, QPolygonF
 
     # Text needs a QGuiApplication (for fonts); painting a QImage needs no window.
-    app = QApplication.instance() or QApplication(["rfhound report"])
+    app = QGuiApplication.instance() or QGuiApplication(["rfhound report"])
     w_px, h_px = size
     img = QImage(w_px, h_px, QImage.Format_RGB32)
     img.fill(QColor(250, 250, 247))
