@@ -20,7 +20,7 @@ over lags; the false-alarm probability then accounts for the independent
 lags tried (Sidak, lags half a slot apart taken as independent).
 
 Without a schedule: cell-averaging CFAR on the power series
-(:func:`cfar_bursts`).
+(:func:`cfar_bursts`; streaming form :class:`BurstDetector`).
 """
 
 import numpy as np
@@ -315,3 +315,48 @@ def cfar_bursts(power_dbm, *, train=16, guard=2, pfa=1e-3, looks=1):
             "threshold_dbm": 10 * np.log10(threshold),
             "noise_dbm": 10 * np.log10(noise),
         }
+
+
+class BurstDetector:
+    """Streaming form of :func:`cfar_bursts` for a live power series.
+
+    A cell is decided as soon as its right-hand training cells have arrived
+    (``guard + train`` cells later); :meth:`flush` decides the rest at the end
+    of the stream with the shorter windows :func:`cfar_bursts` uses there.  The
+    decisions equal those of :func:`cfar_bursts` over the whole series.
+
+    Parameters
+    ----------
+    train, guard, pfa, looks
+        As for :func:`cfar_bursts`.
+    """
+
+    def __init__(self, *, train=16, guard=2, pfa=1e-3, looks=1):
+        self._kwargs = dict(train=int(train), guard=int(guard), pfa=pfa, looks=int(looks))
+        self._reach = int(train) + int(guard)
+        self._history = np.empty(0)
+        self._offset = 0          # series index of self._history[0]
+        self.decided = 0          # cells decided so far
+
+    def _decide(self, stop):
+        lo = max(self.decided - self._reach, self._offset)
+        window = self._history[lo - self._offset:]
+        if stop <= self.decided or window.size < 2 * (self._kwargs["guard"] + 1) + 1:
+            return np.zeros(0, dtype=bool)
+        _, props = cfar_bursts(window, **self._kwargs)
+        out = props["detected"][self.decided - lo: stop - lo]
+        self.decided = stop
+        keep = max(self.decided - self._reach, self._offset)
+        self._history = self._history[keep - self._offset:]
+        self._offset = keep
+        return out
+
+    def add(self, power_dbm):
+        """Append cells; returns the detection flags of the cells decided now, in order."""
+        new = _as_1d_float(np.atleast_1d(power_dbm), "power_dbm")
+        self._history = np.concatenate([self._history, new])
+        return self._decide(self._offset + self._history.size - self._reach)
+
+    def flush(self):
+        """Decide the cells still waiting for right-hand training cells."""
+        return self._decide(self._offset + self._history.size)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from dsp.detect import (ScheduleDetector, cfar_bursts, m_sequence, schedule_at, schedule_glrt,
+from dsp.detect import (BurstDetector, ScheduleDetector, cfar_bursts, m_sequence, schedule_at, schedule_glrt,
                         sim_codes)
 
 SLOT_S = 2.0
@@ -160,3 +160,16 @@ def test_bad_codes_and_degrees():
         m_sequence(5, state=0)
     with pytest.raises(ValueError, match="cells"):
         cfar_bursts([-90.0, -91.0])
+
+
+def test_streaming_burst_detector_agrees_with_function():
+    rng = np.random.default_rng(12)
+    p_mw = rng.gamma(4, 1e-10 / 4, 700)
+    p_mw[[50, 51, 300, 301, 302, 690]] += 1e-8
+    p_dbm = 10 * np.log10(p_mw)
+    _, props = cfar_bursts(p_dbm, looks=4)
+    det = BurstDetector(looks=4)
+    flags = [det.add(chunk) for chunk in np.array_split(p_dbm, [1, 5, 6, 100, 333, 334, 600])]
+    flags.append(det.flush())
+    np.testing.assert_array_equal(np.concatenate(flags), props["detected"])
+    assert det.decided == p_dbm.size
