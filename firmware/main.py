@@ -5,8 +5,10 @@
 # barometer, STATUS) runs on timers between cycles. A watchdog resets the MCU if the loop
 # ever stops; a radio that stops answering or loses lock is reset and reported in STATUS.
 import binascii
+import gc
 import json
 import struct
+import sys
 import time
 import micropython
 
@@ -48,6 +50,12 @@ _NAK_BY_REASON = {
 }
 
 
+def _trace(e):
+    # The traceback goes to stderr where there is one (the unix port); USB carries the LOG.
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(e, sys.stderr)
+
+
 def unix_s():
     return int(time.time()) + _EPOCH_OFFSET_S
 
@@ -82,7 +90,7 @@ class App:
         self.device_id = cfg.get("device_id") or b.device_id_hw()
         key_hex = cfg.get("key_hex")
         self.key = binascii.unhexlify(key_hex) if key_hex else None
-        self.outbox = Outbox(b.usb, slots=cfg.get("outbox_slots", 48))
+        self.outbox = Outbox(b.usb, slots=cfg.get("outbox_slots", 32))
         self.cal = Calibration()
         try:
             self.cal.load(_load_json(CALIBRATION_FILE, DEFAULT_CALIBRATION))
@@ -103,7 +111,8 @@ class App:
                              dwell_ms=cfg.get("dwell_ms", 8), reads=cfg.get("reads", 4),
                              settle_us=cfg.get("settle_us", 200), gain_db=cfg.get("gain_db", 40))
         self.mode = P.MODE_IDLE
-        self.targets = []
+        self.labels = []        # per target, for the display
+        self.schedules = []     # per target: activity windows or None
         self.tasking_serial = 0
         self.tasking_digest = None
         self._chunks = None
@@ -122,7 +131,9 @@ class App:
         now = time.ticks_ms()
         self._t = {"buttons": now, "gnss": now, "ui": now, "status": now, "wdt": now}
         self._radio_retry_at = now
-        self._bring_up_radio()
+        if self._bring_up_radio() is None:
+            # The first MEAS must already carry the die-temperature correction.
+            self.hunter.temp_cdeg = self.radio.temperature_cdeg()
         self._restore_tasking()
         self.hello()
         if self.sticky & P.FAULT_WATCHDOG_RESET:
@@ -292,7 +303,7 @@ class App:
             return self._nak(frame, P.NAK_BAD_CALIBRATION, str(e))
         if done:
             _save(CALIBRATION_FILE, self.cal.to_doc())
-            self.hunter.recalibrate_bands([t["uplink_hz"] for t in self.targets])
+            self.hunter.recalibrate_bands()
         self._ack(frame)
 
     def _tasking_chunk(self, frame):
@@ -302,52 +313,74 @@ class App:
         if index == 0 or self._chunks is None or len(self._chunks) != count:
             self._chunks = [None] * count
         self._chunks[index] = frame.tail()
-        if any(c is None for c in self._chunks):
+        if None in self._chunks:
             return self._ack(frame)
-        blob = b"".join(self._chunks)
+        parts = self._chunks
         self._chunks = None
         try:
-            self._accept_tasking(blob)
+            self._accept_tasking(parts)
         except tasking.TaskingError as e:
             return self._nak(frame, _NAK_BY_REASON[e.reason], e.detail)
-        _save(TASKING_FILE, blob, binary=True)
+        with open(TASKING_FILE + ".tmp", "wb") as f:
+            for p in parts:
+                f.write(p)
+        import os
+        os.rename(TASKING_FILE + ".tmp", TASKING_FILE)
         _save(TASKING_STATE_FILE, {"serial": self.tasking_serial,
                                    "digest": binascii.hexlify(self.tasking_digest).decode()})
         self._ack(frame)
-        self.log(P.LOG_INFO, "tasking %d accepted: %d targets" % (self.tasking_serial,
-                                                                   len(self.targets)))
+        self.log(P.LOG_INFO, "tasking %d accepted: %d targets, %d bytes of heap free" % (
+            self.tasking_serial, len(self.labels), gc.mem_free()))
 
-    def _accept_tasking(self, blob, restoring=False):
+    def _accept_tasking(self, blob):
         if self.key is None:
             raise tasking.TaskingError(tasking.BAD_SIGNATURE, "no operator key provisioned")
         state = _load_json(TASKING_STATE_FILE, {})
         last_digest = state.get("digest")
-        body, digest = tasking.check(
+        header, digest = tasking.check(
             blob, self.key, unix_s(), self.device_id, state.get("serial", 0),
             binascii.unhexlify(last_digest) if last_digest else None)
-        targets = body["targets"]
-        self.hunter.load_targets([(t["uplink_hz"], t["bandwidth_hz"]) for t in targets])
-        self.targets = targets
-        self.tasking_serial = body["serial"]
+        # One target at a time, into tables sized once: a fragmented heap has no room
+        # for lists that grow.
+        n = header["n_targets"]
+        labels = [None] * n
+        schedules = [None] * n
+        gc.collect()
+        for i, t in enumerate(tasking.targets(blob)):
+            labels[i] = t["label"]
+            schedules[i] = t.get("schedule")
+            self.hunter.prepare_target(i, t["uplink_hz"], t["bandwidth_hz"])
+        self.hunter.commit_targets(n)
+        self.labels = labels
+        self.schedules = schedules
+        self.tasking_serial = header["serial"]
         self.tasking_digest = digest
         self.selected = 0
         self._update_schedule()
+        gc.collect()
 
     def _restore_tasking(self):
         try:
+            parts = []
             with open(TASKING_FILE, "rb") as f:
-                blob = f.read()
+                while True:
+                    piece = f.read(1024)
+                    if not piece:
+                        break
+                    parts.append(piece)
         except OSError:
             return
         try:
-            self._accept_tasking(blob, restoring=True)
+            self._accept_tasking(parts)
         except tasking.TaskingError:
-            self.targets = []
+            self.labels = []
+            self.schedules = []
 
     def _update_schedule(self):
         minute = (unix_s() // 60) % 1440
-        for i, t in enumerate(self.targets):
-            self.hunter.enabled[i] = 1 if tasking.active(t, minute) else 0
+        for i, sched in enumerate(self.schedules):
+            self.hunter.enabled[i] = 1 if sched is None or tasking.active(
+                {"schedule": sched}, minute) else 0
 
     # -- housekeeping -------------------------------------------------------------------
     def _due(self, name, now, period_ms):
@@ -382,8 +415,8 @@ class App:
             p = self.pos
             self._send(P.MARK, (self.mark_id, p.lat_e7, p.lon_e7, p.alt_dm,
                                 max(-128, min(127, p.floor)), self.hunter.last_heading_cdeg))
-        if pressed & ui.NEXT and self.targets:
-            self.selected = (self.selected + 1) % len(self.targets)
+        if pressed & ui.NEXT and self.labels:
+            self.selected = (self.selected + 1) % len(self.labels)
         if pressed & (ui.FLOOR_UP | ui.FLOOR_DOWN):
             step = 1 if pressed & ui.FLOOR_UP else -1
             self.pos.floor += step
@@ -398,7 +431,7 @@ class App:
             not (h.last_flags[sel] & P.F_NOT_DETECTED)
         self.buzzer.sound(power, detected)
         if self.display:
-            label = self.targets[sel]["label"] if self.targets else "no tasking"
+            label = self.labels[sel] if self.labels else "no tasking"
             gnss = ("GNSS %d sat" % self.gnss_sats) if not self.pos.stale else "GNSS stale"
             try:
                 self.display.show(label, power, detected, h.last_heading_cdeg
@@ -477,7 +510,17 @@ class App:
 
     def run(self):
         while True:
-            self.step()
+            try:
+                self.step()
+            except MemoryError as e:
+                # Out of heap outside the (allocation-free) cycle: report and keep going.
+                self._chunks = None
+                _trace(e)
+                gc.collect()
+                self.log(P.LOG_ERROR, "out of memory (%d bytes free)" % gc.mem_free())
+            except Exception as e:  # one bad step must not stop the hunt; the log says why
+                self.log(P.LOG_ERROR, "%s: %s" % (type(e).__name__, e))
+                _trace(e)
 
 
 def main():

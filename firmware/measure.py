@@ -53,6 +53,7 @@ class Hunter:
         self._gain_idx = bytearray(slots)
         self._gain_db = array.array("b", [0] * slots)
         self._bw_hz = array.array("i", [0] * slots)
+        self._freq_khz = array.array("I", [0] * slots)
         self.enabled = bytearray(MAX_TARGETS)
         self.last_cdbm = array.array("h", [0] * slots)
         self.last_flags = bytearray(slots)
@@ -81,21 +82,29 @@ class Hunter:
         self._gain_db[slot] = idx + ad9363.full_table_min_gain_db(freq_hz)
         self._bw_hz[slot] = bw_hz
 
-    def load_targets(self, targets):
-        """targets: list of (uplink_hz, bandwidth_hz). Replaces the round-robin list."""
-        if len(targets) > MAX_TARGETS:
+    def prepare_target(self, i, freq_hz, bw_hz):
+        """Precompute target i (tuning words, band, gain); takes effect at commit_targets."""
+        if not 0 <= i < MAX_TARGETS:
             raise ValueError("at most %d targets" % MAX_TARGETS)
-        for i, (freq_hz, bw_hz) in enumerate(targets):
-            self._prepare(i, freq_hz, bw_hz, self.default_gain_db)
-            self.enabled[i] = 1
-        self.n_targets = len(targets)
+        self._prepare(i, freq_hz, bw_hz, self.default_gain_db)
+        self._freq_khz[i] = freq_hz // 1000
+        self.enabled[i] = 1
+
+    def commit_targets(self, n):
+        self.n_targets = n
         self.next_index = 0
         self.focus = -1
 
-    def recalibrate_bands(self, freqs_hz):
-        """Re-resolve calibration bands after a new table (freqs_hz per target slot)."""
-        for i, f in enumerate(freqs_hz):
-            b = self.cal.band_index(f)
+    def load_targets(self, targets):
+        """targets: list of (uplink_hz, bandwidth_hz). Replaces the round-robin list."""
+        for i, (freq_hz, bw_hz) in enumerate(targets):
+            self.prepare_target(i, freq_hz, bw_hz)
+        self.commit_targets(len(targets))
+
+    def recalibrate_bands(self):
+        """Re-resolve calibration bands after a new table."""
+        for i in range(self.n_targets):
+            b = self.cal.band_index(self._freq_khz[i] * 1000)
             self._band[i] = _NO_BAND if b < 0 else b
 
     def set_bench(self, freq_hz, gain_db, bw_hz=1000000):

@@ -3,7 +3,10 @@
 # Runs unchanged on the handheld (MicroPython) and on the host (CPython, `rfhound tasking`),
 # so it imports only hashlib, json and struct, which both runtimes have.
 #
-# Signed blob = b"RFT1" + <I body length> + body (UTF-8 JSON) + HMAC-SHA256(key, all before).
+# Signed blob = b"RFT1" + <I body length> + body + HMAC-SHA256(key, everything before).
+# The body is UTF-8 JSON lines: a header object (format, serial, issuer, validity window,
+# optional devices, n_targets), then one object per target. Line by line, the handheld
+# parses one target at a time: a 128-target tasking never sits in RAM as one JSON tree.
 # The signature is checked before the body is parsed: nothing unauthenticated is interpreted.
 import hashlib
 import json
@@ -13,6 +16,7 @@ MAGIC = b"RFT1"
 FORMAT = "rfhound-tasking/1"
 MAC_SIZE = 32
 MAX_TARGETS = 128
+MAX_LINE = 1024
 RATS = ("GSM", "UMTS", "LTE", "NR")
 
 # Reasons a tasking is refused (main.py maps them onto protocol NAK codes).
@@ -31,13 +35,18 @@ class TaskingError(Exception):
 
 
 def hmac_sha256(key, msg):
-    """HMAC-SHA256 (RFC 2104) over hashlib.sha256, which both runtimes provide."""
+    """HMAC-SHA256 (RFC 2104) over hashlib.sha256, which both runtimes provide.
+    msg is bytes, or an iterable of byte pieces."""
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     key = bytes(key) + bytes(64 - len(key))
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    inner.update(msg)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    inner = hashlib.sha256(bytes([b ^ 0x36 for b in key]))
+    if isinstance(msg, (bytes, bytearray, memoryview)):
+        inner.update(msg)
+    else:
+        for piece in msg:
+            inner.update(piece)
+    outer = hashlib.sha256(bytes([b ^ 0x5C for b in key]))
     outer.update(inner.digest())
     return outer.digest()
 
@@ -52,31 +61,131 @@ def _equal(a, b):
     return diff == 0
 
 
+def encode_body(body):
+    """The JSON-lines body of a tasking dict (header line, then one line per target)."""
+    header = {}
+    for k in body:
+        if k != "targets":
+            header[k] = body[k]
+    header["n_targets"] = len(body.get("targets") or [])
+    lines = [json.dumps(header)] + [json.dumps(t) for t in body.get("targets") or []]
+    return "\n".join(lines).encode()
+
+
 def sign(key, body):
     """Sign a tasking dict; return the blob."""
-    raw = json.dumps(body).encode()
+    raw = encode_body(body)
     head = MAGIC + struct.pack("<I", len(raw)) + raw
     return head + hmac_sha256(key, head)
 
 
-def open_blob(blob, key):
-    """Check the signature and return (body dict, digest). Raise TaskingError."""
-    blob = bytes(blob)
-    if len(blob) < 8 + MAC_SIZE or blob[:4] != MAGIC:
+class _Parts:
+    """A signed blob held as a list of pieces (the TASKING chunks as they arrived), so the
+    handheld never needs one contiguous buffer for it."""
+
+    def __init__(self, blob):
+        self.parts = blob if isinstance(blob, list) else [blob]
+        self.size = 0
+        for p in self.parts:
+            self.size += len(p)
+
+    def views(self, start, end):
+        """memoryviews covering bytes [start, end) of the blob."""
+        at = 0
+        for p in self.parts:
+            lo = start - at if start > at else 0
+            hi = end - at if end - at < len(p) else len(p)
+            if lo < hi:
+                yield memoryview(p)[lo:hi]
+            at += len(p)
+
+    def bytes(self, start, end):
+        out = bytearray()
+        for v in self.views(start, end):
+            out += v
+        return bytes(out)
+
+    def lines(self, start, end):
+        """The body's lines, one bytes object at a time."""
+        line = bytearray()
+        for v in self.views(start, end):
+            for b in v:
+                if b == 0x0A:
+                    yield bytes(line)
+                    line = bytearray()
+                elif len(line) < MAX_LINE:
+                    line.append(b)
+                else:
+                    raise TaskingError(MALFORMED, "line longer than %d bytes" % MAX_LINE)
+        yield bytes(line)
+
+
+def _layout(parts):
+    if parts.size < 8 + MAC_SIZE or parts.bytes(0, 4) != MAGIC:
         raise TaskingError(MALFORMED, "not an rfhound tasking (magic)")
-    n = struct.unpack("<I", blob[4:8])[0]
-    if 8 + n + MAC_SIZE != len(blob):
-        raise TaskingError(MALFORMED, "length field %d does not match %d bytes" % (n, len(blob)))
-    head = blob[:8 + n]
-    mac = blob[8 + n:]
-    if not _equal(hmac_sha256(key, head), mac):
-        raise TaskingError(BAD_SIGNATURE, "HMAC-SHA256 does not verify under this key")
+    n = struct.unpack("<I", parts.bytes(4, 8))[0]
+    if 8 + n + MAC_SIZE != parts.size:
+        raise TaskingError(MALFORMED, "length field %d does not match %d bytes" % (n, parts.size))
+    return n
+
+
+def _json(line, what):
     try:
-        body = json.loads(head[8:].decode())
+        return json.loads(line)
     except (ValueError, UnicodeError):
-        raise TaskingError(MALFORMED, "body is not UTF-8 JSON")
-    validate(body)
-    return body, hashlib.sha256(blob).digest()
+        raise TaskingError(MALFORMED, what + " is not UTF-8 JSON")
+
+
+def targets(blob):
+    """Yield the target dicts of a blob that check() or open_blob() accepted."""
+    parts = _Parts(blob)
+    n = _layout(parts)
+    first = True
+    for line in parts.lines(8, 8 + n):
+        if first:
+            first = False
+            continue
+        yield _json(line, "target")
+
+
+def open_blob(blob, key):
+    """Check the signature and every line; return (header dict, digest of the blob).
+
+    blob is the signed bytes, or a list of its consecutive pieces. Raise TaskingError."""
+    parts = _Parts(blob)
+    n = _layout(parts)
+    if not _equal(hmac_sha256(key, parts.views(0, 8 + n)), parts.bytes(8 + n, parts.size)):
+        raise TaskingError(BAD_SIGNATURE, "HMAC-SHA256 does not verify under this key")
+    h = hashlib.sha256()
+    for v in parts.views(0, parts.size):
+        h.update(v)
+    header = None
+    count = 0
+    for line in parts.lines(8, 8 + n):
+        if header is None:
+            header = _json(line, "header")
+            validate_header(header)
+            continue
+        validate_target(_json(line, "target %d" % count), count)
+        count += 1
+    if count != header["n_targets"]:
+        raise TaskingError(MALFORMED, "header says %d targets, body has %d"
+                           % (header["n_targets"], count))
+    return header, h.digest()
+
+
+def read_body(blob):
+    """The whole tasking as one dict (host side: it has the memory)."""
+    parts = _Parts(blob)
+    n = _layout(parts)
+    body = None
+    for line in parts.lines(8, 8 + n):
+        if body is None:
+            body = _json(line, "header")
+            body["targets"] = []
+        else:
+            body["targets"].append(_json(line, "target"))
+    return body
 
 
 def _need(cond, detail):
@@ -88,62 +197,76 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def validate(body):
-    """Raise TaskingError(MALFORMED) unless body is a well-formed tasking."""
-    _need(isinstance(body, dict), "body is not an object")
-    _need(body.get("format") == FORMAT, "format is not %s" % FORMAT)
-    for k in ("serial", "not_before", "not_after"):
-        _need(_is_int(body.get(k)), "%s must be an integer" % k)
-    _need(body["serial"] > 0, "serial must be positive")
-    _need(body["not_after"] > body["not_before"], "not_after must follow not_before")
-    _need(isinstance(body.get("issuer"), str) and body["issuer"], "issuer missing")
-    devices = body.get("devices")
+def validate_header(h):
+    _need(isinstance(h, dict), "header is not an object")
+    _need(h.get("format") == FORMAT, "format is not %s" % FORMAT)
+    for k in ("serial", "not_before", "not_after", "n_targets"):
+        _need(_is_int(h.get(k)), "%s must be an integer" % k)
+    _need(h["serial"] > 0, "serial must be positive")
+    _need(h["not_after"] > h["not_before"], "not_after must follow not_before")
+    _need(isinstance(h.get("issuer"), str) and h["issuer"], "issuer missing")
+    _need(1 <= h["n_targets"] <= MAX_TARGETS, "targets must list 1..%d entries" % MAX_TARGETS)
+    devices = h.get("devices")
     _need(devices is None or (isinstance(devices, list) and all(_is_int(d) for d in devices)),
           "devices must be a list of device ids")
-    targets = body.get("targets")
-    _need(isinstance(targets, list) and 1 <= len(targets) <= MAX_TARGETS,
-          "targets must list 1..%d entries" % MAX_TARGETS)
-    for i, t in enumerate(targets):
-        where = "target %d: " % i
-        _need(isinstance(t, dict), where + "not an object")
-        _need(isinstance(t.get("label"), str), where + "label missing")
-        _need(t.get("rat") in RATS, where + "rat must be one of " + ",".join(RATS))
-        _need(_is_int(t.get("channel")), where + "channel must be an integer")
-        _need(_is_int(t.get("uplink_hz")) and 70000000 <= t["uplink_hz"] <= 6000000000,
-              where + "uplink_hz must be 70 MHz..6 GHz")
-        _need(_is_int(t.get("bandwidth_hz")) and 100000 <= t["bandwidth_hz"] <= 56000000,
-              where + "bandwidth_hz must be 100 kHz..56 MHz")
-        imsi = t.get("imsi")
-        _need(imsi is None or isinstance(imsi, str), where + "imsi must be a string")
-        sched = t.get("schedule")
-        if sched is not None:
-            _need(isinstance(sched, list), where + "schedule must be a list")
-            for w in sched:
-                _need(isinstance(w, list) and len(w) == 2 and _is_int(w[0]) and _is_int(w[1])
-                      and 0 <= w[0] < 1440 and 0 < w[1] <= 1440,
-                      where + "schedule windows are [start_min, end_min] of the UTC day")
+
+
+def validate_target(t, i):
+    where = "target %d: " % i
+    _need(isinstance(t, dict), where + "not an object")
+    _need(isinstance(t.get("label"), str), where + "label missing")
+    _need(t.get("rat") in RATS, where + "rat must be one of " + ",".join(RATS))
+    _need(_is_int(t.get("channel")), where + "channel must be an integer")
+    _need(_is_int(t.get("uplink_hz")) and 70000000 <= t["uplink_hz"] <= 6000000000,
+          where + "uplink_hz must be 70 MHz..6 GHz")
+    _need(_is_int(t.get("bandwidth_hz")) and 100000 <= t["bandwidth_hz"] <= 56000000,
+          where + "bandwidth_hz must be 100 kHz..56 MHz")
+    imsi = t.get("imsi")
+    _need(imsi is None or isinstance(imsi, str), where + "imsi must be a string")
+    sched = t.get("schedule")
+    if sched is not None:
+        _need(isinstance(sched, list), where + "schedule must be a list")
+        for w in sched:
+            _need(isinstance(w, list) and len(w) == 2 and _is_int(w[0]) and _is_int(w[1])
+                  and 0 <= w[0] < 1440 and 0 < w[1] <= 1440,
+                  where + "schedule windows are [start_min, end_min] of the UTC day")
+
+
+def validate(body):
+    """Raise TaskingError(MALFORMED) unless a whole tasking dict is well-formed."""
+    _need(isinstance(body, dict), "body is not an object")
+    tl = body.get("targets")
+    _need(isinstance(tl, list), "targets must be a list")
+    header = {}
+    for k in body:
+        if k != "targets":
+            header[k] = body[k]
+    header["n_targets"] = len(tl)
+    validate_header(header)
+    for i, t in enumerate(tl):
+        validate_target(t, i)
 
 
 def check(blob, key, now_s, device_id=None, last_serial=0, last_digest=None):
     """Accept or refuse a tasking for this device at time now_s (Unix seconds).
 
-    Returns (body, digest). Raises TaskingError with reason BAD_SIGNATURE, MALFORMED,
-    NOT_YET_VALID, EXPIRED or REPLAYED. A tasking whose serial is below the last accepted
-    one, or equal to it with different contents, is a replay; the same tasking again is
-    accepted (a re-send after a reconnect).
+    Returns (header, digest); the targets follow from targets(blob). Raises TaskingError
+    with reason BAD_SIGNATURE, MALFORMED, NOT_YET_VALID, EXPIRED or REPLAYED. A tasking
+    whose serial is below the last accepted one, or equal to it with different contents,
+    is a replay; the same tasking again is accepted (a re-send after a reconnect).
     """
-    body, digest = open_blob(blob, key)
-    devices = body.get("devices")
+    header, digest = open_blob(blob, key)
+    devices = header.get("devices")
     if devices is not None and device_id is not None and device_id not in devices:
         raise TaskingError(MALFORMED, "tasking names other devices, not 0x%08X" % device_id)
-    if now_s < body["not_before"]:
-        raise TaskingError(NOT_YET_VALID, "valid from %d, now %d" % (body["not_before"], now_s))
-    if now_s >= body["not_after"]:
-        raise TaskingError(EXPIRED, "expired at %d, now %d" % (body["not_after"], now_s))
-    serial = body["serial"]
+    if now_s < header["not_before"]:
+        raise TaskingError(NOT_YET_VALID, "valid from %d, now %d" % (header["not_before"], now_s))
+    if now_s >= header["not_after"]:
+        raise TaskingError(EXPIRED, "expired at %d, now %d" % (header["not_after"], now_s))
+    serial = header["serial"]
     if serial < last_serial or (serial == last_serial and digest != last_digest):
         raise TaskingError(REPLAYED, "serial %d, last accepted %d" % (serial, last_serial))
-    return body, digest
+    return header, digest
 
 
 def active(target, minute_of_day):

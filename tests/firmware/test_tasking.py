@@ -64,6 +64,7 @@ def test_checks_in_micropython(run_mpy):
 
 @pytest.mark.parametrize("mutate, detail", [
     (lambda b: b.update(targets=[]), "targets must list"),
+    (lambda b: b.update(targets=b["targets"] * 129), "targets must list"),
     (lambda b: b["targets"][0].update(rat="WIFI"), "rat must be one of"),
     (lambda b: b["targets"][0].update(uplink_hz=7000000000), "uplink_hz"),
     (lambda b: b.update(not_after=b["not_before"]), "not_after"),
@@ -96,7 +97,8 @@ def test_cli_sign_and_verify(tmp_path, capsys):
     assert rfhound(["tasking", "sign", str(src), "--key-file", str(key), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "46000********99" in printed and "460001234567899" not in printed
-    signed_body, _ = T.check(out.read_bytes(), KEY, int(time.time()))
+    T.check(out.read_bytes(), KEY, int(time.time()))
+    signed_body = T.read_body(out.read_bytes())
     # EARFCN 1300 is band 3 downlink 1815 MHz; its uplink is 95 MHz lower (TS 36.101 5.7.3)
     assert signed_body["targets"][1]["uplink_hz"] == 1720000000
     assert rfhound(["tasking", "verify", str(out), "--key-file", str(key)]) == 0
