@@ -176,36 +176,49 @@ class _Spectrum:
         scale = 1.0 / (self.nfft * float(np.sum(win.astype(float) ** 2)) * self.fpb)
         self.weights = band_weights(self.fs, self.nfft, bands_hz) * np.float32(scale)
         self.n_bands = self.weights.shape[1]
-        blocks = max(1, _BATCH_BYTES // (8 * self.block_len))
-        self.batch_frames = blocks * self.fpb
+        self.batch_frames = max(1, _BATCH_BYTES // (8 * self.nfft))
         self.workers = workers if workers else min(2, os.cpu_count() or 1)
-        self._ones = np.ones(self.fpb, dtype=np.float32)
+        self._ones = np.ones(max(self.fpb, self.batch_frames), dtype=np.float32)
 
-    def _batch(self, frames_f32, buf, out):
-        """Sum |X|^2 over each block's frames into ``out`` (n_blocks, 2 nfft), re/im apart."""
+    def _tasks(self, n_blocks):
+        """Work units of (first frame, frame count, block) batches; a unit covers
+        whole blocks, so threads never add into the same block."""
+        fpb, bf = self.fpb, self.batch_frames
+        if fpb <= bf:
+            k = bf // fpb
+            return [[(b * fpb, min(k, n_blocks - b) * fpb, b)] for b in range(0, n_blocks, k)]
+        return [[(b * fpb + s, min(bf, fpb - s), b) for s in range(0, fpb, bf)]
+                for b in range(n_blocks)]
+
+    def _batch(self, frames_f32, buf, summed, block):
+        """Add |X|^2 of the frames, re/im apart, into ``summed`` from row ``block``."""
         m = frames_f32.shape[0]
         b = buf[:m]
         np.multiply(frames_f32, self.win2, out=b)
         spec = scipy.fft.fft(b.view(np.complex64), axis=-1, overwrite_x=True, workers=1)
         sv = spec.view(np.float32)
         np.square(sv, out=sv)
-        np.matmul(self._ones, sv.reshape(m // self.fpb, self.fpb, 2 * self.nfft), out=out)
+        if m >= self.fpb:
+            # whole blocks: one batched sum over each block's frames
+            summed[block: block + m // self.fpb] = np.matmul(
+                self._ones[: self.fpb], sv.reshape(m // self.fpb, self.fpb, 2 * self.nfft))
+        else:
+            summed[block] += self._ones[:m] @ sv
 
     def block_powers(self, iq):
         """(n_blocks, n_bands) powers of the whole blocks in ``iq`` (complex64)."""
         n_blocks = iq.size // self.block_len
         frames = iq[: n_blocks * self.block_len].view(np.float32).reshape(-1, 2 * self.nfft)
-        starts = list(range(0, frames.shape[0], self.batch_frames))
-        summed = np.empty((n_blocks, 2 * self.nfft), dtype=np.float32)
+        tasks = self._tasks(n_blocks)
+        summed = np.zeros((n_blocks, 2 * self.nfft), dtype=np.float32)
 
         def run(worker):
             buf = np.empty((self.batch_frames, 2 * self.nfft), dtype=np.float32)
-            for s in starts[worker::self.workers]:
-                chunk = frames[s: s + self.batch_frames]
-                b0 = s // self.fpb
-                self._batch(chunk, buf, summed[b0: b0 + chunk.shape[0] // self.fpb])
+            for task in tasks[worker::self.workers]:
+                for first, count, block in task:
+                    self._batch(frames[first: first + count], buf, summed, block)
 
-        n_workers = min(self.workers, len(starts))
+        n_workers = min(self.workers, len(tasks))
         if n_workers == 1:
             run(0)
         elif n_workers > 1:

@@ -145,3 +145,16 @@ def test_nan_iq_is_reported_with_its_position():
 def test_bad_bands(bands):
     with pytest.raises(ValueError, match="band"):
         band_powers(_noise(30720, 1e-3, 1), FS, bands)
+
+
+def test_long_blocks_equal_sums_of_short_blocks():
+    # 100 ms blocks (1500 frames, split into cache-sized batches inside a block)
+    # are the means of the 1 ms blocks they contain.
+    x = _noise(2048 * 1500 * 2, 1e-3, 10)
+    bands = lte_prb_bands_hz(6)
+    short = band_powers(x, FS, bands, frames_per_block=15)
+    long = band_powers(x, FS, bands, frames_per_block=1500)
+    np.testing.assert_allclose(long, short.reshape(2, 100, -1).mean(axis=1), rtol=1e-4)
+    odd = band_powers(x[: 2048 * 67 * 3], FS, bands, frames_per_block=67)
+    np.testing.assert_allclose(odd[0], band_powers(x[: 2048 * 67], FS, bands, frames_per_block=67,
+                                                   workers=1)[0], rtol=1e-5)
