@@ -25,11 +25,11 @@ def _as_1d_float(x, name):
     arr = np.asarray(x)
     if arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(float).ravel() if arr.ndim <= 1 else None
-    if arr is None:
-        raise ValueError(f"{name} must be one-dimensional")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
+    arr = arr.astype(float)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values at index "
                          f"{int(np.flatnonzero(~np.isfinite(arr))[0])}")
@@ -37,7 +37,7 @@ def _as_1d_float(x, name):
 
 
 def _pattern_row(pattern, freq_hz):
-    if isinstance(pattern, (str, bytes)) or hasattr(pattern, "__fspath__"):
+    if isinstance(pattern, str) or hasattr(pattern, "__fspath__"):
         pattern = load_pattern(pattern)
     if not isinstance(pattern, AntennaPattern):
         raise ValueError("pattern must be an AntennaPattern or an antenna id")

@@ -37,7 +37,7 @@ _PRIMITIVE_TAPS = {
 
 def _as_1d_float(x, name):
     arr = np.asarray(x)
-    if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
+    if arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be real numbers, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
