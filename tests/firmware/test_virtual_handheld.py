@@ -212,3 +212,19 @@ def test_cpython_runtime_runs_the_same_firmware(handheld):
     r = _meas(dev, lambda r: not r["position_stale"])
     assert r["raw_rssi"] == 120 and r["rssi_dbm"] == pytest.approx(-60.0, abs=0.01)
     assert r["heading_deg"] == pytest.approx(45.0, abs=0.3)
+
+
+def test_host_not_reading_drops_oldest_frames_and_counts_them(handheld):
+    hh, env, dev = _hunting(handheld, config={"dwell_ms": 0, "reads": 1})
+    _meas(dev)
+    dev.link.stop()          # the laptop stops reading: the USB buffer fills
+    time.sleep(3.0)
+    link = Link(hh.url).start()
+    try:
+        dev2 = DeviceClient(link)
+        status = dev2.wait(lambda r: r["kind"] == "STATUS", 5)
+        assert status["dropped_frames"] > 0 and status["fault_flags"] & P.FAULT_USB_OVERFLOW
+        assert _meas(dev2)["rssi_dbm"] == pytest.approx(-60.0, abs=0.01)  # never blocked
+        assert hh.restarts == 0
+    finally:
+        link.stop()
