@@ -396,44 +396,79 @@ def to_db(power):
         return 10.0 * np.log10(np.asarray(power, dtype=float))
 
 
+def _range_coefficients(calibration, freq_hz):
+    """Coefficients from a calibration file's frequency ranges, or None if it has none.
+
+    A bench file (``rfhound bench``) lists ``bands`` with ``lo_hz``/``hi_hz``
+    and float ``coefficients``; the firmware table (``entries``, also in
+    ``hardware/calibration/default.json``) holds the same in integer units.
+    """
+    f = float(freq_hz)
+    bands = calibration.get("bands")
+    if isinstance(bands, list):
+        for band in bands:
+            if band["lo_hz"] <= f <= band["hi_hz"]:
+                c = band["coefficients"]
+                return (c["offset_db"], c.get("slope", 1.0), c.get("temp_coeff_db_per_c", 0.0),
+                        c.get("t_ref_c", 25.0))
+        return ()
+    entries = calibration.get("entries")
+    if isinstance(entries, list):
+        for e in entries:
+            if e["band_lo_mhz"] * 1e6 <= f <= e["band_hi_mhz"] * 1e6:
+                return (e["offset_cdb"] / 100.0, e["slope_e4"] / 1e4,
+                        e["temp_coef_mdb_per_c"] / 1000.0, e["ref_temp_cdeg"] / 100.0)
+        return ()
+    return None
+
+
 def _coefficients(calibration, freq_hz):
-    table = calibration.get("bands", calibration) if isinstance(calibration, dict) else None
-    if not isinstance(table, dict):
-        raise ValueError("calibration must be a dict of per-band coefficients "
-                         "(or a calibration file dict with a 'bands' entry)")
-    band = calibration_band(freq_hz)
-    if band not in table:
-        raise ValueError(
-            f"calibration has no entry for band {band} ({float(freq_hz) / 1e6:.3f} MHz); "
-            f"it covers {', '.join(map(str, table)) or 'no bands'}: recalibrate on the bench")
-    coeffs = table[band]
+    if not isinstance(calibration, dict):
+        raise ValueError("calibration must be a dict: per-band coefficients or a calibration file")
+    where = f"{float(freq_hz) / 1e6:.3f} MHz"
     try:
-        return (float(coeffs["offset_db"]), float(coeffs.get("slope", 1.0)),
-                float(coeffs.get("temp_coef_db_per_c", 0.0)), float(coeffs.get("ref_temp_c", 25.0)))
-    except (KeyError, TypeError, ValueError):
+        found = _range_coefficients(calibration, freq_hz)
+        if found is None:
+            table = calibration.get("bands", calibration)
+            band = calibration_band(freq_hz)
+            if band not in table:
+                raise ValueError(
+                    f"calibration has no entry for band {band} ({where}); it covers "
+                    f"{', '.join(map(str, table)) or 'no bands'}: recalibrate on the bench")
+            c = table[band]
+            found = (c["offset_db"], c.get("slope", 1.0), c.get("temp_coef_db_per_c", 0.0),
+                     c.get("ref_temp_c", 25.0))
+        elif not found:
+            raise ValueError(f"calibration has no band covering {where}: recalibrate on the bench")
+        return tuple(float(v) for v in found)
+    except (KeyError, TypeError, AttributeError):
         raise ValueError(
-            f"calibration band {band} needs numeric offset_db (and optional slope, "
-            "temp_coef_db_per_c, ref_temp_c)") from None
+            f"calibration entry for {where} is malformed: it needs a numeric offset_db "
+            "(and optional slope, temp_coef_db_per_c, ref_temp_c)") from None
 
 
 def to_dbm(power_dbfs, freq_hz, calibration, *, gain_db=0.0, temp_c=None):
     """Calibrated power in dBm from a receiver reading in dBFS.
 
-    P_dBm = offset_db + slope (P_dBFS - gain_db) + temp_coef_db_per_c (T - ref_temp_c)
+    P_dBm = offset_db + slope (P_dBFS - gain_db) - temp_coef_db_per_c (T - ref_temp_c)
 
-    with the coefficients of the calibration band of ``freq_hz``
-    (:func:`dsp.bands.calibration_band`); the temperature term is skipped when
-    ``temp_c`` is None.
+    the project's calibration model (``firmware/calibration.py``,
+    ``host/bench``): ``temp_coef_db_per_c`` is how much the receiver's reading
+    rises per degree for the same input, so it is taken off.  The temperature
+    term is skipped when ``temp_c`` is None.
 
     Parameters
     ----------
     power_dbfs : float or ndarray
     freq_hz : float
-        Tuned frequency, Hz.
+        Tuned frequency, Hz; selects the band.
     calibration : dict
+        Either a plain table keyed by :func:`dsp.bands.calibration_band` name,
         ``{"1800": {"offset_db": ..., "slope": ..., "temp_coef_db_per_c": ...,
-        "ref_temp_c": ...}, ...}`` or a calibration file dict with those under
-        ``"bands"``.
+        "ref_temp_c": ...}}`` (optionally under ``"bands"``), or a calibration
+        file as ``rfhound bench`` writes it (``bands`` list with ``lo_hz``,
+        ``hi_hz``, ``coefficients``) or as the firmware holds it (``entries``
+        with ``band_lo_mhz``, ``offset_cdb``, ``slope_e4``, ...).
     gain_db : float
         Receiver gain setting in force.
     temp_c : float, optional
@@ -448,7 +483,7 @@ def to_dbm(power_dbfs, freq_hz, calibration, *, gain_db=0.0, temp_c=None):
     offset, slope, temp_coef, ref_temp = _coefficients(calibration, freq_hz)
     p = offset + slope * (np.asarray(power_dbfs, dtype=float) - float(gain_db))
     if temp_c is not None:
-        p = p + temp_coef * (float(temp_c) - ref_temp)
+        p = p - temp_coef * (float(temp_c) - ref_temp)
     return p
 
 

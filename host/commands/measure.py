@@ -27,8 +27,8 @@ def add_arguments(parser):
     parser.add_argument("--interval-ms", type=float, default=100.0,
                         help="averaging interval per printed line (default 100)")
     parser.add_argument("--calibration", metavar="JSON",
-                        help="calibration file (per-band offset_db, slope, temp_coef_db_per_c); "
-                             "without it the power is printed in dBFS")
+                        help="calibration file (rfhound bench output, hardware/calibration/"
+                             "default.json, or per-band offset_db/slope); without it: dBFS")
     parser.add_argument("--gain-db", type=float,
                         help="receiver gain (live: set on the radio; SigMF: overrides the recording)")
     parser.add_argument("--temp-c", type=float, help="receiver temperature for the calibration")

@@ -85,12 +85,29 @@ def test_to_dbm_formula():
     cal = {"bands": {"1800": {"offset_db": -31.0, "slope": 1.02, "temp_coef_db_per_c": -0.02,
                               "ref_temp_c": 25.0}}}
     got = to_dbm(np.array([-40.0, -60.0]), 1747.5e6, cal, gain_db=20.0, temp_c=45.0)
-    expected = -31.0 + 1.02 * (np.array([-40.0, -60.0]) - 20.0) - 0.02 * 20.0
+    # P = offset + slope (P_dBFS - gain) - temp_coef (T - T_ref)
+    expected = -31.0 + 1.02 * (np.array([-40.0, -60.0]) - 20.0) + 0.02 * 20.0
     np.testing.assert_allclose(got, expected)
     with pytest.raises(ValueError, match="no entry for band 900"):
         to_dbm(-40.0, 900e6, cal)
     with pytest.raises(ValueError, match="offset_db"):
         to_dbm(-40.0, 1747.5e6, {"1800": {"slope": 1.0}})
+
+
+def test_to_dbm_reads_bench_and_firmware_calibration_files(repo_root):
+    import json
+    default = json.loads((repo_root / "hardware" / "calibration" / "default.json").read_text())
+    entry = next(e for e in default["entries"] if e["band_lo_mhz"] <= 1720 <= e["band_hi_mhz"])
+    expected = entry["offset_cdb"] / 100 + entry["slope_e4"] / 1e4 * (-40.0 - 20.0)
+    assert float(to_dbm(-40.0, 1720e6, default, gain_db=20.0)) == pytest.approx(expected)
+    bench = {"format": "rfhound-calibration/1", "bands": [
+        {"name": "b", "lo_hz": 1.7e9, "hi_hz": 1.8e9,
+         "coefficients": {"offset_db": 12.0, "slope": 0.98, "knee_dbm": -30.0,
+                          "temp_coeff_db_per_c": 0.05, "t_ref_c": 20.0}}]}
+    got = float(to_dbm(-50.0, 1747.5e6, bench, gain_db=10.0, temp_c=30.0))
+    assert got == pytest.approx(12.0 + 0.98 * (-60.0) - 0.05 * 10.0)
+    with pytest.raises(ValueError, match="no band covering 900.000 MHz"):
+        to_dbm(-50.0, 900e6, bench)
 
 
 def test_streaming_meter_equals_function():
