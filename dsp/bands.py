@@ -332,48 +332,57 @@ def channel_from_hz(rat, freq_hz, band=None):
     rat = _check_rat(rat)
     freq = _check_freq(freq_hz)
     if rat == "gsm":
-        key = _gsm_band_key(band)
-        names = [key] if key else list(_GSM)
-        found = set()
-        for name in names:
-            for first, last, f_first_mhz in _GSM[name]["segments"]:
-                n = first + round((freq / 1e6 - f_first_mhz) / 0.2)
-                if first <= n <= last:
-                    if abs((f_first_mhz + 0.2 * (n - first)) * 1e6 - freq) > _RASTER_TOL_HZ:
-                        raise ValueError(
-                            f"{freq / 1e6:.6f} MHz is not on the GSM 200 kHz raster "
-                            f"of {name}")
-                    found.add(n)
-        if not found:
-            raise ValueError(
-                f"{freq / 1e6:.6f} MHz is not a GSM uplink frequency of "
-                f"{'band ' + key if key else 'any supported band'}: valid ARFCNs "
-                f"{_gsm_ranges_text(names)}")
-        return found.pop()
+        return _channel_gsm(freq, _gsm_band_key(band))
     if rat == "lte":
-        key = _lte_band_key(band)
-        bands = [key] if key else list(_LTE)
-        hits = {}
-        for b in bands:
-            ful_low, noffs_ul, nul_first, nul_last = _LTE[b][4:]
-            n = noffs_ul + round((freq / 1e6 - ful_low) / 0.1)
-            if nul_first <= n <= nul_last:
-                if abs((ful_low + 0.1 * (n - noffs_ul)) * 1e6 - freq) > _RASTER_TOL_HZ:
+        return _channel_lte(freq, _lte_band_key(band))
+    return _channel_nr(freq, _nr_band_key(band))
+
+
+def _channel_gsm(freq, key):
+    names = [key] if key else list(_GSM)
+    found = set()
+    for name in names:
+        for first, last, f_first_mhz in _GSM[name]["segments"]:
+            n = first + round((freq / 1e6 - f_first_mhz) / 0.2)
+            if first <= n <= last:
+                if abs(_uplink_gsm(n, name)[0] - freq) > _RASTER_TOL_HZ:
                     raise ValueError(
-                        f"{freq / 1e6:.6f} MHz is not on the LTE 100 kHz raster")
-                hits[b] = n
-        if not hits:
-            raise ValueError(
-                f"{freq / 1e6:.6f} MHz is not an LTE uplink frequency of "
-                f"{'band B' + str(key) if key else 'any supported band'}: valid "
-                + "; ".join(f"B{b} {_LTE[b][4]:g}-{_LTE[b][4] + 0.1 * (_LTE[b][7] - _LTE[b][5]):g} MHz"
-                            for b in bands))
-        if len(hits) > 1:
-            raise ValueError(
-                f"{freq / 1e6:.6f} MHz lies in LTE bands "
-                f"{', '.join('B' + str(b) for b in hits)}: pass band= to choose")
-        return hits.popitem()[1]
-    key = _nr_band_key(band)
+                        f"{freq / 1e6:.6f} MHz is not on the GSM 200 kHz raster of {name}")
+                found.add(n)
+    if not found:
+        raise ValueError(
+            f"{freq / 1e6:.6f} MHz is not a GSM uplink frequency of "
+            f"{'band ' + key if key else 'any supported band'}: valid ARFCNs "
+            f"{_gsm_ranges_text(names)}")
+    # P-GSM and E-GSM share ARFCN 1-124 with the same frequencies: one number.
+    return found.pop()
+
+
+def _channel_lte(freq, key):
+    bands = [key] if key else list(_LTE)
+    hits = {}
+    for b in bands:
+        ful_low, noffs_ul, nul_first, nul_last = _LTE[b][4:]
+        n = noffs_ul + round((freq / 1e6 - ful_low) / 0.1)
+        if nul_first <= n <= nul_last:
+            if abs(_uplink_lte(n, b)[0] - freq) > _RASTER_TOL_HZ:
+                raise ValueError(f"{freq / 1e6:.6f} MHz is not on the LTE 100 kHz raster")
+            hits[b] = n
+    if not hits:
+        ranges = "; ".join(
+            f"B{b} {_LTE[b][4]:g}-{_LTE[b][4] + 0.1 * (_LTE[b][7] - _LTE[b][5]):g} MHz"
+            for b in bands)
+        raise ValueError(
+            f"{freq / 1e6:.6f} MHz is not an LTE uplink frequency of "
+            f"{'band B' + str(key) if key else 'any supported band'}: valid {ranges}")
+    if len(hits) > 1:
+        raise ValueError(
+            f"{freq / 1e6:.6f} MHz lies in LTE bands "
+            f"{', '.join('B' + str(b) for b in hits)}: pass band= to choose")
+    return hits.popitem()[1]
+
+
+def _channel_nr(freq, key):
     n = _nr_channel(freq)
     bands = [key] if key else list(_NR)
     for b in bands:
