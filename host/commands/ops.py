@@ -9,8 +9,6 @@ import time
 NAME = "ops"
 HELP = "operations centre: subscribe to all field teams over MQTT, archive their sessions, list live hunts"
 
-CONNECT_TIMEOUT_S = 15.0
-
 
 def add_arguments(parser):
     from host.ops.broker import add_broker_arguments
@@ -22,6 +20,8 @@ def add_arguments(parser):
                         help="MQTT client id; the broker queues records for it while it is away")
     parser.add_argument("--headless", action="store_true",
                         help="no window: print the hunt list to stdout every --every seconds")
+    parser.add_argument("--connect-timeout", type=float, default=15.0, metavar="S",
+                        help="give up if the broker does not accept us within S seconds (default 15)")
     parser.add_argument("--every", type=float, default=10.0, metavar="S",
                         help="headless status interval in seconds (default 10)")
 
@@ -54,7 +54,7 @@ def _run_headless(centre, every_s):
 
 
 def _run_window(centre):
-    from PyQt5 import QtWidgets
+    from PyQt5 import QtCore, QtWidgets
 
     from host.ops.widget import OpsWindow
 
@@ -62,6 +62,15 @@ def _run_window(centre):
     window = OpsWindow(centre.board, centre.archive.path_for)
     window.show()
     signal.signal(signal.SIGTERM, lambda *_: app.quit())
+
+    def check_failed():
+        if centre.fatal:
+            QtWidgets.QMessageBox.critical(window, "rfhound ops", centre.fatal)
+            app.quit()
+
+    watchdog = QtCore.QTimer(window)
+    watchdog.timeout.connect(check_failed)
+    watchdog.start(1000)
     app.exec_()
 
 
@@ -76,7 +85,7 @@ def run(args):
                                   or os.environ.get("QT_QPA_PLATFORM")):
         raise UserError("no display for the ops window: run it on a desktop session, or add --headless")
     centre = OpsCentre(config, args.archive, client_id=args.client_id)
-    centre.start(timeout_s=CONNECT_TIMEOUT_S)
+    centre.start(timeout_s=args.connect_timeout)
     try:
         if args.headless:
             _run_headless(centre, args.every)

@@ -25,10 +25,10 @@ class Hunt:
 
 
 def _area(meta, tasking):
-    for source in (meta, tasking or {}):
-        for key in ("area", "world", "site"):
-            if source.get(key):
-                return str(source[key])
+    """The hunt's area: meta ``area``, else the tasking's ``area``, else the simulator's world."""
+    for source, key in ((meta, "area"), (tasking or {}, "area"), (meta, "sim_world")):
+        if source.get(key):
+            return str(source[key])
     return ""
 
 
@@ -62,7 +62,7 @@ class HuntBoard:
             if new:
                 hunt.records += 1
             rec = env.record
-            if env.kind in ("MEAS", "MARK", "ESTIMATE") and rec.get("lat_deg") is not None \
+            if env.kind in ("MEAS", "MARK") and rec.get("lat_deg") is not None \
                     and rec.get("lon_deg") is not None and not rec.get("position_stale"):
                 hunt.last_fix = (rec["lat_deg"], rec["lon_deg"], rec.get("floor"))
 

@@ -2,13 +2,14 @@
 
 import json
 import logging
+import subprocess
 import time
 
 import paho.mqtt.client as mqtt
 
 from host.ops.centre import OpsCentre
 from host.ops.topics import record_topic
-from host.session import SessionWriter
+from host.session import SessionError, SessionReader, SessionWriter
 
 
 
@@ -26,32 +27,58 @@ def _wait_for(predicate, timeout_s, what):
         time.sleep(0.05)
 
 
-def test_two_teams_are_archived_record_for_record(broker, tmp_path, kit):
-    sessions = {"north": (tmp_path / "north.sqlite", 3000), "south": (tmp_path / "south.sqlite", 2000)}
-    ids = {team: _record_session(kit, path, team, n, seed) for seed, (team, (path, n)) in enumerate(sessions.items())}
+def _wait_session(path, timeout_s):
+    """Wait until the simulator has made `path` a readable session file."""
+    def ready():
+        try:
+            SessionReader(str(path)).close()
+            return True
+        except SessionError:
+            return False
+    _wait_for(ready, timeout_s, f"the simulator to create {path}")
+
+
+def test_two_simulated_teams_are_archived_record_for_record(broker, tmp_path, kit):
+    # Both teams hunt in the same world, so they are tasked on the same suspect SIM.
+    paths = {"north": tmp_path / "north.sqlite", "south": tmp_path / "south.sqlite"}
     centre = OpsCentre(kit.config_for(broker, "ops"), tmp_path / "archive").start(timeout_s=10)
+    sims, relays = [], []
     try:
-        relays = [kit.rfhound("relay", "--broker", broker.url, "--team", team, "--username", team,
-                          "--password-file", kit.password_file(tmp_path, team), "--once", path)
-                  for team, (path, _) in sessions.items()]
-        for proc in relays:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-        total = sum(n for _, n in sessions.values())
+        sims = [kit.rfhound("simulate", "--world", "corner", "--seed", seed, "--speed", "30",
+                            "--out", path, stdout=subprocess.DEVNULL)
+                for seed, path in enumerate(paths.values(), start=1)]
+        for team, path in paths.items():
+            _wait_session(path, 30)
+            relays.append(kit.rfhound("relay", "--broker", broker.url, "--team", team, "--username", team,
+                                      "--password-file", kit.password_file(tmp_path, team), path,
+                                      stdout=subprocess.DEVNULL))
+        for sim in sims:
+            _, err = sim.communicate(timeout=90)
+            assert sim.returncode == 0, err
+        expected = {team: kit.session_records(path) for team, path in paths.items()}
+        total = sum(len(records) for _, _, records in expected.values())
         _wait_for(lambda: centre.stats["stored"] >= total, 30, "the archive")
         rows = {r["team"]: r for r in centre.board.rows(time.time())}
         dups = centre.board.duplicates()
     finally:
+        for proc in sims + relays:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.communicate(timeout=10)
         centre.stop()
-    for team, (path, n) in sessions.items():
+    assert [proc.returncode for proc in relays] == [0, 0]
+    ids = {}
+    for team, (meta, tasking, records) in expected.items():
+        assert meta["source"] == "rfhound simulator" and len(records) > 100
+        ids[team] = meta["session_id"]
         archived = kit.session_records(tmp_path / "archive" / team / f"{ids[team]}.sqlite")
-        original = kit.session_records(path)
-        assert len(original[2]) == n
-        assert archived == original
-        assert rows[team]["records"] == n
-    assert rows["north"]["area"] == "old town" and rows["south"]["area"] == "tower row"
-    # Both taskings name IMSI 460001234567812, which travels masked only.
-    assert dups == {("imsi", "46000********12"): [("north", ids["north"]), ("south", ids["south"])]}
+        assert archived == expected[team]
+        assert rows[team]["records"] == len(records)
+        assert rows[team]["area"] == "corner"
+        assert rows[team]["last_fix"] is not None
+    (target,) = expected["north"][1]["targets"]
+    assert dups[("imsi", target["imsi"])] == sorted((team, ids[team]) for team in paths)
+    assert dups[("label", target["label"])] == sorted((team, ids[team]) for team in paths)
     assert rows["north"]["duplicate"] and rows["south"]["duplicate"]
 
 
@@ -153,3 +180,28 @@ def test_headless_ops_command_archives_lists_and_flags(broker, tmp_path, kit):
     assert any(line.startswith("north") and "DUPLICATE" in line and "rack-A (46000********12)" in line
                for line in lines)
     assert "target imsi 46000********12 appears in 2 hunts" in err_path.read_text()
+
+
+def test_an_unwritable_archive_leaves_the_records_with_the_broker(broker, tmp_path, kit):
+    path = tmp_path / "north.sqlite"
+    sid = _record_session(kit, path, "north", 500, 4)
+    blocked = tmp_path / "archive" / "north" / f"{sid}.sqlite"
+    blocked.mkdir(parents=True)     # a directory where the archive file must go: cannot be opened
+    centre = OpsCentre(kit.config_for(broker, "ops"), tmp_path / "archive").start(timeout_s=10)
+    try:
+        relay = kit.rfhound("relay", "--broker", broker.url, "--team", "north", "--username", "north",
+                            "--password-file", kit.password_file(tmp_path, "north"), "--once", path)
+        assert relay.wait(60) == 0
+        assert centre.wait_failed(10)
+    finally:
+        centre.stop()
+    assert "cannot write" in centre.fatal and "start rfhound ops again" in centre.fatal
+    assert centre.stats["stored"] == 0
+    blocked.rmdir()
+    # Same client id: the broker delivers everything the failed centre never acknowledged.
+    centre = OpsCentre(kit.config_for(broker, "ops"), tmp_path / "archive").start(timeout_s=10)
+    try:
+        _wait_for(lambda: centre.stats["stored"] >= 500, 30, "the archive")
+    finally:
+        centre.stop()
+    assert kit.session_records(tmp_path / "archive" / "north" / f"{sid}.sqlite") == kit.session_records(path)

@@ -1,0 +1,41 @@
+"""`rfhound relay` / `rfhound ops` answer bad input in one line with exit status 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "host.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=30)
+
+
+@pytest.mark.parametrize("argv, why", [
+    (("relay", "--broker", "tcp://h", "--team", "north", "S"), "is not mqtt://HOST"),
+    (("relay", "--broker", "mqtt://127.0.0.1:1", "--team", "no/slash", "S"), "team name"),
+    (("relay", "--broker", "mqtt://127.0.0.1:1", "--team", "north", "/nonexistent/s.sqlite"), "no such session file"),
+    (("ops", "--broker", "mqtt://h:x", "--archive", "A", "--headless"), "bad port"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, why):
+    proc = _run(*argv)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and why in proc.stderr
+    assert proc.stderr.startswith(f"rfhound {argv[0]}: error: ")
+
+
+def test_a_foreign_file_is_not_relayed(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    path.write_bytes(b"not a database at all" * 100)
+    proc = _run("relay", "--broker", "mqtt://127.0.0.1:1", "--team", "north", path)
+    assert proc.returncode == 2 and "not a readable session file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_ops_without_a_broker_says_so(tmp_path):
+    from host.ops.localbroker import free_port
+
+    proc = _run("ops", "--broker", f"mqtt://127.0.0.1:{free_port()}", "--archive", tmp_path, "--headless",
+                "--connect-timeout", "1")
+    assert proc.returncode == 2
+    assert "not reachable within" in proc.stderr and "Traceback" not in proc.stderr
