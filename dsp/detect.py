@@ -71,7 +71,8 @@ def m_sequence(degree, *, state=1):
     [0, 0, 1, 0, 1, 1, 1]
     """
     if degree not in _PRIMITIVE_TAPS:
-        raise ValueError(f"degree must be in {min(_PRIMITIVE_TAPS)}..{max(_PRIMITIVE_TAPS)}, got {degree!r}")
+        raise ValueError(
+            f"degree must be in {min(_PRIMITIVE_TAPS)}..{max(_PRIMITIVE_TAPS)}, got {degree!r}")
     n = (1 << degree) - 1
     state = int(state) & n
     if state == 0:

@@ -385,9 +385,11 @@ def periodogram_blocks(iq, fs, *, nfft=2048, frames_per_block=15, window="hann")
     frames = iq[: n_blocks * spec.block_len].reshape(n_blocks, spec.fpb, spec.nfft)
     win = window_array(window, spec.nfft)
     spec_c = scipy.fft.fft(frames * win, axis=-1)
-    p = (spec_c.real ** 2 + spec_c.imag ** 2).mean(axis=1) / (spec.nfft * float(np.sum(win.astype(float) ** 2)))
+    norm = spec.nfft * float(np.sum(win.astype(float) ** 2))
+    p = (spec_c.real ** 2 + spec_c.imag ** 2).mean(axis=1) / norm
     _check_finite(p, spec.block_len)
-    return scipy.fft.fftshift(scipy.fft.fftfreq(spec.nfft, 1.0 / spec.fs)), scipy.fft.fftshift(p, axes=-1)
+    freq_hz = scipy.fft.fftshift(scipy.fft.fftfreq(spec.nfft, 1.0 / spec.fs))
+    return freq_hz, scipy.fft.fftshift(p, axes=-1)
 
 
 def to_db(power):

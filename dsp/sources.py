@@ -225,7 +225,7 @@ class SoapySource:
         self.gain_db = float(self._dev.getGain(SoapySDR.SOAPY_SDR_RX, channel))
 
     def read(self, n, timeout_s=1.0):
-        """Exactly ``n`` complex64 samples (raises SourceError on timeouts/overflows it cannot ride out)."""
+        """Exactly ``n`` complex64 samples; SourceError when the device keeps failing."""
         out = np.empty(int(n), dtype=np.complex64)
         got = 0
         failures = 0

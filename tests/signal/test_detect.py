@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from dsp.detect import (BurstDetector, ScheduleDetector, cfar_bursts, m_sequence, schedule_at, schedule_glrt,
-                        sim_codes)
+from dsp.detect import (BurstDetector, ScheduleDetector, cfar_bursts, m_sequence, schedule_at,
+                        schedule_glrt, sim_codes)
 
 SLOT_S = 2.0
 CODE = m_sequence(6)                      # 63 slots
