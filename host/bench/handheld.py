@@ -52,9 +52,16 @@ class BenchHandheld:
                                 "has no BENCH mode")
         self.freq_hz = None
         self._status_seen = 0
+        self._clock_offset_s = float("inf")
+        for rec in device.records:
+            self._track_clock(rec)
 
     def _request(self, msg_type, fields, what):
-        rec = self.device.request(msg_type, fields)
+        try:
+            rec = self.device.request(msg_type, fields)
+        except (ConnectionError, TimeoutError) as exc:
+            raise HandheldError(f"handheld {self.device_id:#010x} on {self.device.link.url} did not "
+                                f"answer {what} ({exc or 'timeout'}); check the USB cable") from None
         if rec["kind"] == "NAK":
             raise HandheldError(f"handheld {self.device_id:#010x} refused {what}: {rec['reason_text']}")
         return rec
@@ -88,7 +95,11 @@ class BenchHandheld:
         got = []
         while len(got) < n:
             for rec in dev.records[i:]:
-                if rec["kind"] == "MEAS" and rec.get("bench") and not rec.get("radio_fault"):
+                self._track_clock(rec)
+                # a frame can arrive late (busy host, full USB buffer): what counts is
+                # when the handheld started measuring, on the host clock
+                if (rec["kind"] == "MEAS" and rec.get("bench") and not rec.get("radio_fault")
+                        and rec["device_time_ms"] / 1e3 + self._clock_offset_s >= after_s):
                     got.append(rec)
             i = len(dev.records)
             if len(got) >= n:
@@ -100,6 +111,13 @@ class BenchHandheld:
             time.sleep(0.01)
             dev.drain()
         return got[:n]
+
+    def _track_clock(self, rec):
+        # host time = device time + offset; the smallest (receive - device) time seen is
+        # the offset plus the shortest link latency, so mapped times are never early
+        offset = rec["rx_time_s"] - rec["device_time_ms"] / 1e3
+        if offset < self._clock_offset_s:
+            self._clock_offset_s = offset
 
     def temperatures(self):
         """``(rx_time_s, temp_c)`` of the STATUS records not returned before."""

@@ -51,7 +51,7 @@ def true_band_response(gain_db=FIRMWARE_DEFAULT_GAIN_DB):
         t_ref_c=t["t_ref_c"])
 
 
-def triangle_temperature(low_c=15.0, high_c=40.0, period_s=30.0):
+def triangle_temperature(low_c=15.0, high_c=40.0, period_s=12.0):
     """A climate chamber cycling between two temperatures (triangle wave in time)."""
     def temperature_c(t_s):
         phase = (t_s / period_s) % 1.0
