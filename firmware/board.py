@@ -102,6 +102,10 @@ class Board:
     def battery_mv(self):
         return self.battery.read_u16() * ADC_FULL_SCALE_MV * BATTERY_DIVIDER // 65535
 
+    def set_clock(self, year, month, day, hour, minute, second):
+        """Set the RTC (UTC) from GNSS time: tasking validity needs the date."""
+        machine.RTC().datetime((year, month, day, 0, hour, minute, second, 0))
+
     def watchdog(self):
         return machine.WDT(timeout=WATCHDOG_MS)
 

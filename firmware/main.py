@@ -339,7 +339,7 @@ class App:
         last_digest = state.get("digest")
         header, digest = tasking.check(
             blob, self.key, unix_s(), self.device_id, state.get("serial", 0),
-            binascii.unhexlify(last_digest) if last_digest else None)
+            binascii.unhexlify(last_digest) if last_digest else None, False)
         # One target at a time, into tables sized once: a fragmented heap has no room
         # for lists that grow.
         n = header["n_targets"]
@@ -405,6 +405,15 @@ class App:
                 p.valid = True
                 p.stale = False
                 self.last_fix_ms = time.ticks_ms()
+        elif s["type"] == "RMC" and s["fix"] and s["date"] and s["utc_ms"] is not None:
+            self._sync_clock(s["date"], s["utc_ms"] // 1000)
+
+    def _sync_clock(self, date, sec_of_day):
+        y, mo, d = date
+        hh, mm, ss = sec_of_day // 3600, (sec_of_day // 60) % 60, sec_of_day % 60
+        gnss_s = time.mktime((y, mo, d, hh, mm, ss, 0, 0)) + _EPOCH_OFFSET_S
+        if abs(gnss_s - unix_s()) > 2:
+            self.board.set_clock(y, mo, d, hh, mm, ss)
 
     def _buttons(self, now):
         pressed = self.buttons.poll()

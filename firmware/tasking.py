@@ -247,10 +247,12 @@ def validate(body):
         validate_target(t, i)
 
 
-def check(blob, key, now_s, device_id=None, last_serial=0, last_digest=None):
+def check(blob, key, now_s, device_id=None, last_serial=0, last_digest=None, whole=True):
     """Accept or refuse a tasking for this device at time now_s (Unix seconds).
 
-    Returns (header, digest); the targets follow from targets(blob). Raises TaskingError
+    Returns (body, digest): the whole tasking dict with its "targets" list, or with
+    whole=False only the header (the handheld then walks targets(blob) one at a time,
+    never holding them all as dicts). Raises TaskingError
     with reason BAD_SIGNATURE, MALFORMED, NOT_YET_VALID, EXPIRED or REPLAYED. A tasking
     whose serial is below the last accepted one, or equal to it with different contents,
     is a replay; the same tasking again is accepted (a re-send after a reconnect).
@@ -266,6 +268,8 @@ def check(blob, key, now_s, device_id=None, last_serial=0, last_digest=None):
     serial = header["serial"]
     if serial < last_serial or (serial == last_serial and digest != last_digest):
         raise TaskingError(REPLAYED, "serial %d, last accepted %d" % (serial, last_serial))
+    if whole:
+        return read_body(blob), digest
     return header, digest
 
 

@@ -118,11 +118,10 @@ def run(args):
         raise UserError("%s: %s" % (args.signed, exc.strerror)) from None
     now = args.at if args.at is not None else int(time.time())
     try:
-        T.check(blob, key, now, device_id=args.device_id)
+        body, _ = T.check(blob, key, now, device_id=args.device_id)
     except T.TaskingError as exc:
         print("%s: REJECTED (%s): %s" % (args.signed, exc.reason, exc.detail))
         return 1
-    body = T.read_body(blob)
     print(_summary(body))
     print("%s: OK" % args.signed)
     return 0

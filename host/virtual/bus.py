@@ -42,7 +42,6 @@ class Wiring:
         self.pwm = {}          # pin -> callable(freq_hz, duty_u16)
         self.adc = {}          # pin -> callable() -> u16
         self.on_wdt_feed = None
-        self.spi_lock = {}     # bus -> the cs pin currently low
 
 
 class BusServer:
@@ -95,7 +94,6 @@ class BusServer:
 
     def _session(self, conn):
         f = conn.makefile("rb", buffering=65536)
-        cs_low = {}
         while True:
             hdr = f.read(_HDR.size)
             if len(hdr) < _HDR.size:
@@ -104,7 +102,7 @@ class BusServer:
             data = f.read(n) if n else b""
             self.transactions += 1
             try:
-                reply = self._dispatch(op, bus, addr, flag, arg, data, want, cs_low)
+                reply = self._dispatch(op, bus, addr, flag, arg, data, want)
             except Exception as exc:  # a fake's bug must show up in the test, not hang it
                 self.errors.append(repr(exc))
                 reply = (errno.EIO, b"")
@@ -112,7 +110,7 @@ class BusServer:
                 status, payload = reply
                 conn.sendall(_REP.pack(status, 0, len(payload)) + payload)
 
-    def _dispatch(self, op, bus, addr, flag, arg, data, want, cs_low):
+    def _dispatch(self, op, bus, addr, flag, arg, data, want):
         w = self.wiring
         if op == OP_PIN_WRITE:
             handler = w.pin_out.get(arg)
@@ -174,7 +172,7 @@ class BusServer:
         raise ValueError("unknown virtual bus op %d" % op)
 
     def _selected_spi(self, bus):
-        for pin, chip in self.wiring.spi.get(bus, {}).items():
-            if chip._cs_low:
+        for chip in self.wiring.spi.get(bus, {}).values():
+            if chip.selected:
                 return chip
         return None

@@ -82,7 +82,7 @@ class Ad9363:
         self.rssi_reads = 0
         self.tunes = []                     # LO frequencies the synthesizer was set to
         self.reset()
-        self._cs_low = False
+        self.selected = False
         self._phase = 0
         self._instr = 0
         self._addr = 0
@@ -105,7 +105,7 @@ class Ad9363:
                 self.fault = None
 
     def cs(self, level):
-        self._cs_low = level == 0
+        self.selected = level == 0
         self._phase = 0
 
     # SPI

@@ -20,6 +20,7 @@ optionally now_s() (the environment's clock; default: wall-clock seconds since s
 """
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -139,7 +140,6 @@ class VirtualHandheld:
         """Start the firmware; return the pty path of its USB port."""
         cfg = {"device_id": self.device_id, "key_hex": self.key.hex()}
         cfg.update(self.config)
-        import json
         (self.state_dir / "config.json").write_text(json.dumps(cfg))
         self._master, self._slave = os.openpty()
         # Raw both ways before anything flows: no echo, no CR/LF translation of frame bytes.

@@ -34,18 +34,21 @@ import json, binascii, tasking
 blob = binascii.unhexlify(%r)
 last = binascii.unhexlify(%r) if %r else None
 try:
-    body, digest = tasking.check(blob, %r, %d, 0x52460001, %d, last)
-    print(json.dumps({"ok": body["serial"], "digest": binascii.hexlify(digest).decode()}))
+    body, digest = tasking.check(blob, %r, %d, 0x52460001, %d, last, False)
+    whole, _ = tasking.check(blob, %r, %d, 0x52460001, %d, last)
+    print(json.dumps({"ok": body["serial"], "digest": binascii.hexlify(digest).decode(),
+                      "n": len(whole["targets"]), "header_only": "targets" not in body}))
 except tasking.TaskingError as e:
     print(json.dumps({"reason": e.reason, "detail": e.detail}))
-""" % (blob.hex(), last_digest or "", bool(last_digest), key, now, last_serial))
+""" % (blob.hex(), last_digest or "", bool(last_digest), key, now, last_serial, key, now,
+       last_serial))
 
 
 def test_checks_in_micropython(run_mpy):
     now = 1800000000
     good = T.sign(KEY, tasking_body(serial=5, now=now))
     r = _check_in_mpy(run_mpy, good, now)
-    assert r["ok"] == 5
+    assert r["ok"] == 5 and r["n"] == 1 and r["header_only"]
     digest = r["digest"]
     tampered = bytearray(good)
     tampered[good.index(b"rack A")] ^= 0x01
