@@ -22,7 +22,9 @@ class _Appender(SessionWriter):
     messages stored, so this writer has no commit timer.
     """
 
-    def __init__(self, path):  # noqa: D107 - deliberately not calling SessionWriter.__init__
+    def __init__(self, path):
+        # Not SessionWriter.__init__: that one refuses an existing file and starts
+        # a commit timer; this sets up only what record() and friends use.
         self.path = str(path)
         self._con = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
         self._con.execute("PRAGMA journal_mode = WAL")

@@ -176,12 +176,18 @@ class OpsCentre:
         return self._failed.wait(timeout_s)
 
     def stop(self):
+        """Commit and acknowledge what was received, disconnect, close the archive."""
         self._closing = True
+        self._stop_flush.set()
+        if self._flusher.is_alive():
+            self._flusher.join()
+        with self._lock:
+            self._flush_locked()
         self.client.disconnect()
         self.client.loop_stop()
-        self._stop_flush.set()
-        self._flusher.join()
         with self._lock:
+            # Messages that arrived during the disconnect: archived now, acknowledged
+            # never, so the broker delivers them again and they are dropped as duplicates.
             self._flush_locked()
             self.archive.close()
 

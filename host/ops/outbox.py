@@ -33,13 +33,12 @@ class Outbox:
 
     def __init__(self, path):
         # SessionReader checks the file is an rfhound session of a known schema
-        # and reports damage in one line before we open it for writing.
+        # and reports damage in one line (SessionError) before we rely on it.
         with SessionReader(path) as reader:
             self.meta = dict(reader.meta)
         self.path = os.fspath(path)
-        # Autocommit, and every read fetched to the end: a statement left open keeps a
-        # WAL read snapshot, and a write from a stale snapshot fails with "database is
-        # locked" at once instead of waiting for the recorder's commit.
+        # Autocommit, and every read fetched to the end: an unfinished statement keeps
+        # its WAL snapshot, which hides the recorder's later commits.
         self._con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
                                     check_same_thread=False)
 
