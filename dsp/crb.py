@@ -77,7 +77,10 @@ def crb_position(x_m, y_m, true_xy, *, n_exp, sigma_db, corr_m=None, z_m=None, t
     if not n_known:
         cols.append(propagation.distance_term(d))
     h = np.column_stack(cols)
-    cho = linalg.cho_factor(shadowing_covariance(x, y, sigma_db, corr_m))
+    cov = shadowing_covariance(x, y, sigma_db, corr_m)
+    # Two readings at one spot share their shadowing exactly; a 1e-6 nugget keeps C invertible
+    # without creating information (their rows of H are equal too).
+    cho = linalg.cho_factor(cov + 1e-6 * sigma_db**2 * np.eye(len(x)))
     info = h.T @ linalg.cho_solve(cho, h)
     if bearings is not None:
         bx, by, bs = (np.asarray(a, float) for a in bearings)

@@ -219,22 +219,27 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
 
     det_only = rd.subset(rd.detected)
     ones = np.ones(n_det)
-    # Stage 1: Gaussian, independent, detections only; sigma = 1 makes L = -RSS/2.
+    # Stage 1: Gaussian, independent, detections only, on every other grid line (it only
+    # seeds stage 2); sigma = 1 makes L = -RSS/2.
+    coarse = Grid(grid.x_m[::2], grid.y_m[::2]) if min(grid.shape) > 40 else grid
+    ccx, ccy = coarse.cells()
     m1 = rss.Model(det_only, 1.0 if sigma_db is None else sigma_db, 0.0, ones, use_coefs)
-    l1 = np.array([rss.profile_grid(m1, cx, cy, f, _tx_z(f))[0] for f in hyps])
+    l1 = np.array([rss.profile_grid(m1, ccx, ccy, f, _tx_z(f))[0] for f in hyps])
     if sigma_db is None:
         rss_min = -2.0 * l1.max()
         sigma0 = max(np.sqrt(rss_min / max(n_det - n_theta - 2, 1)), rss.MIN_SIGMA_DB)
         l1 = l1 / sigma0**2
     else:
         sigma0 = sigma_db
-    fi, ci = np.unravel_index(np.argmax(l1 + bll), l1.shape)
+    bll1 = triangulate.bearing_loglik(ccx, ccy, *brg) if brg else 0.0
+    fi, ci = np.unravel_index(np.argmax(l1 + bll1), l1.shape)
+    cx1, cy1 = ccx[ci], ccy[ci]
 
     extra = _bearing_extra(brg)
     # Stage 2: refine with every reading, still independent and Gaussian, to read the residuals.
     m2 = rss.Model(rd, sigma0, 0.0, ones, use_coefs)
-    th = rss.profile_grid(m2, cx[ci:ci + 1], cy[ci:ci + 1], hyps[fi], _tx_z(hyps[fi]))[1][0]
-    p2, _ = rss.refine(m2, np.concatenate([[cx[ci], cy[ci]], th]), hyps[fi], _tx_z(hyps[fi]),
+    th = rss.profile_grid(m2, np.array([cx1]), np.array([cy1]), hyps[fi], _tx_z(hyps[fi]))[1][0]
+    p2, _ = rss.refine(m2, np.concatenate([[cx1, cy1], th]), hyps[fi], _tx_z(hyps[fi]),
                        extra, robust=False)
     raw = rss.residuals(m2, p2, hyps[fi], _tx_z(hyps[fi]), robust=False)[:n_det] * sigma0
     sigma = sigma_db if sigma_db is not None else max(rss.robust_sigma(raw), rss.MIN_SIGMA_DB)
@@ -328,6 +333,7 @@ class LiveLocator:
         self._sl, self._sll, self._sly = (np.zeros(self._cx.shape) for _ in range(3))
         self._buf, self._buf2 = np.empty(self._cx.shape), np.empty(self._cx.shape)
         self._s1 = self._sy = self._syy = 0.0
+        self._n_missed = 0
         self._rows = []
         self._tx_z = _tx_z(None)
 
@@ -340,6 +346,7 @@ class LiveLocator:
         x_m, y_m = float(x_m), float(y_m)
         self._rows.append((x_m, y_m, p, np.nan if floor is None else float(floor), float(z_m)))
         if np.isnan(p):
+            self._n_missed += 1
             return
         l, tmp = self._buf, self._buf2
         np.multiply(self._cx, -2.0 * x_m, out=l)
@@ -365,26 +372,36 @@ class LiveLocator:
         """Log-likelihood of each cell (flattened), up to a constant.
 
         With ``A = Sll - Sl^2/S1``, ``B = Sly - Sl Sy/S1``, ``C = Syy - Sy^2/S1``:
-        ``n = B / A`` (held within ``n_bounds``) and ``RSS = C - 2 n B + n^2 A``.
+        ``n = B / A`` (held within ``n_bounds``), ``RSS = C - 2 n B + n^2 A`` and
+        ``P0 = (Sy - n Sl) / S1`` (with the wall of `dsp.rss.p0_wall`).
         """
         s1, sy, syy = self._s1, self._sy, self._syy
         if s1 < 3:
             return np.zeros(self._cx.shape)
-        a = self._sll - self._sl * self._sl / s1
-        b = self._sly - self._sl * (sy / s1)
-        n = np.divide(b, a, out=np.full(a.shape, self.n_bounds[0]), where=a > 0)
+        a = self._sl * self._sl
+        a *= -1.0 / s1
+        a += self._sll
+        b = np.multiply(self._sl, -sy / s1, out=self._buf)
+        b += self._sly
+        n = np.divide(b, a, out=self._buf2, where=a > 0)
+        n[a <= 0] = self.n_bounds[0]
         np.clip(n, *self.n_bounds, out=n)
         a *= n
-        a -= 2.0 * b
+        a -= b
+        a -= b
         a *= n
         a += syy - sy * sy / s1
         np.maximum(a, 0.0, out=a)
         ll = a
         ll *= -0.5 / self.sigma_db**2
-        cens = [r for r in self._rows if np.isnan(r[2])]
-        if cens and self.noise_floor_dbm is not None:
-            p0 = (sy - n * self._sl) / s1
-            c = np.array(cens)
+        # P0 = (Sy - n Sl) / S1 exceeds P0_MAX_DBM where n Sl < Sy - S1 P0_MAX_DBM.
+        p0 = np.multiply(n, self._sl, out=self._buf)
+        p0 -= sy
+        p0 *= -1.0 / s1
+        if p0.max() > rss.P0_MAX_DBM:
+            ll += rss.p0_wall(p0[:, None])
+        if self._n_missed and self.noise_floor_dbm is not None:
+            c = np.array([r for r in self._rows if np.isnan(r[2])])
             rc = rss.Readings(c[:, 0], c[:, 1], c[:, 4], c[:, 3], c[:, 2],
                               np.full(len(c), float(self.noise_floor_dbm)), np.zeros(len(c), int), 1)
             model = rss.Model(rc, self.sigma_db, 0.0, np.ones(0), False)
@@ -395,8 +412,10 @@ class LiveLocator:
     def posterior(self):
         """Normalised heat map, shape ``grid.shape``."""
         ll = self.loglik()
-        w = np.exp(ll - ll.max())
-        return (w / w.sum()).reshape(self.grid.shape)
+        ll -= ll.max()
+        w = np.exp(ll, out=ll)
+        w /= w.sum()
+        return w.reshape(self.grid.shape)
 
     def estimate(self, **kwargs):
         """Full `estimate_position` over every reading added so far."""

@@ -33,7 +33,7 @@ itself).  The grid maximum starts `scipy.optimize.least_squares` over
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, sparse, spatial, special
 
 from dsp import propagation
 
@@ -43,6 +43,11 @@ STUDENT_NU = 4.0
 N_BOUNDS = (1.5, 6.5)
 #: Candidate correlation distances (m) tried when the data must tell it.
 CORR_CANDIDATES_M = np.concatenate([[0.0], np.geomspace(0.5, 200.0, 28)])
+#: Highest plausible P0 (dBm at 1 m): a 26 dBm (power class 2) handset less the 29 dB
+#: free-space loss of the first metre at 700 MHz, plus 6 dB of antenna gains, rounded up.
+P0_MAX_DBM = 5.0
+#: Width (dB) of the soft wall that keeps grid cells below P0_MAX_DBM (the refinement uses a bound).
+P0_WALL_DB = 1.0
 #: Smallest shadowing sigma used (dB): keeps the posterior finite on noise-free data.
 MIN_SIGMA_DB = 1e-3
 _RIDGE = 1e-9
@@ -86,13 +91,34 @@ def ar1_rho(x_m, y_m, corr_m):
     return np.minimum(rho, 0.999)
 
 
-def whiten(a, rho):
-    """Apply the AR(1) whitening along the last axis (see module docstring)."""
+def whiten(a, rho, scale=None):
+    """Apply the AR(1) whitening along the last axis (see module docstring).
+
+    ``scale`` (per reading) multiplies the result: the square roots of the
+    robust weights.
+    """
     a = np.asarray(a, dtype=float)
-    out = a.copy()
-    s = np.sqrt(1.0 - rho[1:] ** 2)
-    out[..., 1:] = (a[..., 1:] - rho[1:] * a[..., :-1]) / s
+    out = np.empty_like(a)
+    gain = 1.0 / np.sqrt(1.0 - rho**2)
+    if scale is not None:
+        gain = gain * scale
+    out[..., 0] = a[..., 0] * gain[0]
+    np.multiply(a[..., :-1], -rho[1:], out=out[..., 1:])
+    out[..., 1:] += a[..., 1:]
+    out *= gain
     return out
+
+
+def _distance_term_grid(rd, cx, cy, tx_z_m):
+    """-10 log10 d for every (cell, reading): |c - r|^2 expanded so that BLAS does the work."""
+    cells = np.column_stack([cx, cy])
+    d2 = cells @ np.vstack([rd.x_m, rd.y_m]) * -2.0
+    d2 += (cx * cx + cy * cy)[:, None]
+    d2 += rd.x_m**2 + rd.y_m**2 + (rd.z_m - tx_z_m) ** 2
+    np.maximum(d2, propagation.MIN_DISTANCE_M**2, out=d2)
+    np.log10(d2, out=d2)
+    d2 *= -5.0
+    return d2
 
 
 def effective_share(x_m, y_m, corr_m):
@@ -189,8 +215,8 @@ def profile_grid(model, cell_x_m, cell_y_m, tx_floor, tx_z_m):
     rho = ar1_rho(rd.x_m, rd.y_m, model.corr_m)
     sw = np.sqrt(model.weights)
 
-    F = whiten(model.fixed_columns(rd, tx_floor).T, rho).T * sw[:, None]
-    yw = whiten(rd.rssi_dbm, rho) * sw
+    F = whiten(model.fixed_columns(rd, tx_floor).T, rho, sw).T
+    yw = whiten(rd.rssi_dbm, rho, sw)
     q = F.shape[1]
     # A floor regressor that is zero for every reading (no reading off the emitter's floor)
     # would make the normal equations singular; a tiny ridge pins its coefficient at 0.
@@ -206,8 +232,7 @@ def profile_grid(model, cell_x_m, cell_y_m, tx_floor, tx_z_m):
     theta = np.empty((n_cells, q + 1))
     for sl in _grid_chunks(n_cells, len(rd.x_m) + len(rc.x_m)):
         cx, cy = cell_x_m[sl, None], cell_y_m[sl, None]
-        lw = whiten(propagation.distance_term(
-            propagation.distance_m(rd.x_m, rd.y_m, rd.z_m, cx, cy, tx_z_m)), rho) * sw
+        lw = whiten(_distance_term_grid(rd, cell_x_m[sl], cell_y_m[sl], tx_z_m), rho, sw)
         lf, ll, ly = lw @ F, np.einsum("ij,ij->i", lw, lw), lw @ yw
         # Normal equations of (fixed columns, l) per cell, solved in one batch.
         gram = np.empty((len(ll), q + 1, q + 1))
@@ -226,11 +251,21 @@ def profile_grid(model, cell_x_m, cell_y_m, tx_floor, tx_z_m):
             yy_b = yy - 2.0 * nb * ly[out] + nb * nb * ll[out]
             rss[out] = yy_b - np.einsum("ij,ij->i", rest_rhs, rest)
             th[out, :q], th[out, q] = rest, nb
-        ll_cell = -0.5 * np.maximum(rss, 0.0) / sigma**2
+        ll_cell = -0.5 * np.maximum(rss, 0.0) / sigma**2 + p0_wall(th[:, :rd.n_groups])
         if len(rc.x_m):
             ll_cell += censored_loglik(model, rc, cx, cy, tx_floor, tx_z_m, th, sigma)
         loglik[sl], theta[sl] = ll_cell, th
     return loglik, theta
+
+
+def p0_wall(p0_dbm):
+    """Log-prior of profiled P0 values: 0 below `P0_MAX_DBM`, a steep Gaussian wall above.
+
+    The grid's closed form cannot hold P0 at a bound; without the wall,
+    shadowing can make a far cell with an impossible P0 and a steep n fit best.
+    """
+    excess = np.maximum(np.asarray(p0_dbm) - P0_MAX_DBM, 0.0)
+    return -0.5 * np.sum(excess**2, axis=-1) / P0_WALL_DB**2
 
 
 def censored_share(model):
@@ -241,11 +276,14 @@ def censored_share(model):
 
 
 def censored_loglik(model, rc, cx, cy, tx_floor, tx_z_m, theta, sigma):
-    l = propagation.distance_term(propagation.distance_m(rc.x_m, rc.y_m, rc.z_m, cx, cy, tx_z_m))
+    l = _distance_term_grid(rc, np.ravel(cx), np.ravel(cy), tx_z_m)
     mu = theta[:, :-1] @ model.fixed_columns(rc, tx_floor).T + theta[:, -1:] * l
-    c = -2.0 * special.log_ndtr((rc.noise_floor_dbm - mu) / sigma)
-    # The Student-t cap keeps one missed detection next to the emitter from vetoing it.
-    return -0.5 * (student_psi(np.sqrt(c)) ** 2) @ censored_share(model)
+    c = special.log_ndtr((rc.noise_floor_dbm - mu) / sigma)
+    # The Student-t cap (psi(sqrt(-2 log Phi))^2 = nu log(1 - 2 log Phi / nu)) keeps one
+    # missed detection next to the emitter from vetoing it.
+    c *= -2.0 / STUDENT_NU
+    np.log1p(c, out=c)
+    return (-0.5 * STUDENT_NU) * (c @ censored_share(model))
 
 
 def residuals(model, params, tx_floor, tx_z_m, robust=True):
@@ -283,6 +321,7 @@ def refine(model, start, tx_floor, tx_z_m, extra=None, robust=True):
     lo = np.full(len(start), -np.inf)
     hi = np.full(len(start), np.inf)
     lo[-1], hi[-1] = model.n_bounds
+    hi[2:2 + n_groups] = P0_MAX_DBM
     if model.use_floor_coefs:
         # A slab attenuates; it never amplifies.
         lo[2 + n_groups:2 + n_groups + propagation.N_FLOOR_COEFS] = 0.0
@@ -307,13 +346,13 @@ def whiten_transpose(u, rho):
     return out
 
 
-def _correlation_times(x_m, y_m, corr_m, a, block=1000):
-    """exp(-|p_i - p_j| / corr_m) @ a, in row blocks so that N x N never sits in memory."""
-    out = np.empty_like(a)
-    for i in range(0, len(x_m), block):
-        d = np.hypot(x_m[i:i + block, None] - x_m[None, :], y_m[i:i + block, None] - y_m[None, :])
-        out[i:i + block] = np.exp(-d / corr_m) @ a
-    return out
+def _correlation_times(x_m, y_m, corr_m, a):
+    """exp(-|p_i - p_j| / corr_m) @ a, over the pairs closer than 8 corr_m (exp(-8) = 3e-4)."""
+    tree = spatial.cKDTree(np.column_stack([x_m, y_m]))
+    pairs = tree.sparse_distance_matrix(tree, 8.0 * corr_m, output_type="coo_matrix")
+    corr = sparse.csr_matrix((np.exp(-pairs.data / corr_m), (pairs.row, pairs.col)),
+                             shape=(len(x_m), len(x_m)))
+    return corr @ a
 
 
 def m_estimate_covariance(model, fun, params, robust):
