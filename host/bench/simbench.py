@@ -177,6 +177,17 @@ def dummy_rotctld(port=None, *, timeout_s=5.0):
             proc.wait()
 
 
+@contextlib.contextmanager
+def virtual_handheld(env, *, runtime="micropython", rssi_model=None):
+    """The virtual handheld in ``env`` as a :class:`host.bench.handheld.BenchHandheld`."""
+    virtual, link, handheld = _handheld(env, runtime, rssi_model or TRUE_RESPONSE)
+    try:
+        yield handheld
+    finally:
+        link.stop()
+        virtual.stop()
+
+
 def _handheld(env, runtime, rssi_model):
     from host.bench.handheld import BenchHandheld
     from host.link import Link

@@ -43,7 +43,7 @@ def add_arguments(parser):
                    help="calibration bands, comma-separated (default: all the radio tunes; "
                         f"--simulated: {_SIM_BANDS})")
     p.add_argument("--levels", default="-120:-20:2", metavar="FROM:TO:STEP",
-                   help="levels at the handheld's RF port in dBm (default -120:-20:2)")
+                   help="levels at the handheld's RF port in dBm, written --levels=FROM:TO:STEP (default -120:-20:2)")
     p.add_argument("--freqs-per-band", type=int, default=None,
                    help="frequencies per band (default 3; --simulated: 1)")
     p.add_argument("--results", default=None, metavar="JSONL",

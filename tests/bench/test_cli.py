@@ -1,0 +1,52 @@
+"""`rfhound bench` from the command line: the simulated bench end to end, and bad input
+answered in one line with exit status 2."""
+
+import json
+
+import pytest
+
+from host.cli import main
+
+
+def test_simulated_calibrate_then_verify(tmp_path, capsys):
+    cal = tmp_path / "cal.json"
+    status = main(["bench", "calibrate", "--simulated", "--bands", "1800",
+                   "--levels=-120:-20:4", "--results", str(tmp_path / "r.jsonl"),
+                   "--out", str(cal)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "true" in out and "residual RMS" in out and "(target < 0.5: OK)" in out
+    doc = json.loads(cal.read_text())
+    assert doc["format"] == "rfhound-calibration/1"
+    assert doc["device_id"] == 0x52460B01
+    assert [(e["band_lo_mhz"], e["band_hi_mhz"]) for e in doc["entries"]] == [(1700, 1880)]
+    # the firmware table is the fitted straight line in its integer units
+    entry, coef = doc["entries"][0], doc["bands"][0]["coefficients"]
+    assert entry["offset_cdb"] == round(coef["offset_db"] * 100)
+    assert entry["slope_e4"] == round(coef["slope"] * 1e4)
+
+    status = main(["bench", "verify", "--simulated", "--calibration", str(cal)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.count("PASS") == 5 and "FAIL" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "calibrate", "--generator", "TCPIP::192.0.2.1::INSTR"], "--cable-loss-db is required"),
+    (["bench", "calibrate", "--simulated", "--levels=-20:-120:2"], "need FROM <= TO"),
+    (["bench", "calibrate", "--simulated", "--levels", "abc"], "expected FROM:TO:STEP"),
+    (["bench", "calibrate", "--simulated", "--bands", "1900"], "unknown band '1900'"),
+    (["bench", "pattern", "--out", "x.csv", "--port", "loop://"], "give --isotropic-dbm"),
+])
+def test_bad_arguments_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("rfhound bench: error:")
+
+
+def test_malformed_calibration_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "cal.json"
+    bad.write_text('{"calibration_id": 5, "entries": [{"band_lo_mhz": 1700}]}')
+    assert main(["bench", "upload", "--calibration", str(bad), "--port", "loop://"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "entries[0] lacks integer" in err and "\n" not in err
