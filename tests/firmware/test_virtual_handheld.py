@@ -228,3 +228,17 @@ def test_host_not_reading_drops_oldest_frames_and_counts_them(handheld):
         assert hh.restarts == 0
     finally:
         link.stop()
+
+
+def test_floor_follows_buttons_and_barometric_height(handheld):
+    hh, env, dev = _hunting(handheld, StaticEnv(pressure_pa=101325.0))
+    dev.wait(lambda r: r["kind"] == "STATUS", 3)
+    env.held = {"floor_up"}
+    time.sleep(0.3)
+    env.held = set()
+    assert _meas(dev, lambda r: r["floor"] == 1, timeout_s=3)["floor"] == 1
+    # Two storeys up the stairs (6 m): the standard atmosphere near sea level loses
+    # 101325 * (1 - (1 - 6 / 44330.8)^(1 / 0.190263)) = 72.06 Pa.
+    env.pressure = 101325.0 - 72.06
+    r = _meas(dev, lambda r: r["floor"] != 1, timeout_s=4)
+    assert r["floor"] == 3
