@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -201,8 +202,6 @@ def main(argv=None):
 
 
 def _count(path):
-    import sqlite3
-
     with sqlite3.connect(path) as con:
         return con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 

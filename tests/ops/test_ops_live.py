@@ -2,6 +2,7 @@
 
 import json
 import logging
+import sqlite3
 import subprocess
 import time
 
@@ -205,3 +206,34 @@ def test_an_unwritable_archive_leaves_the_records_with_the_broker(broker, tmp_pa
     finally:
         centre.stop()
     assert kit.session_records(tmp_path / "archive" / "north" / f"{sid}.sqlite") == kit.session_records(path)
+
+
+def test_records_wait_at_the_broker_while_the_centre_is_away(broker, tmp_path, kit):
+    path = tmp_path / "north.sqlite"
+    sid = _record_session(kit, path, "north", 500, 5)
+    archive = tmp_path / "archive"
+
+    def relay_once():
+        proc = kit.rfhound("relay", "--broker", broker.url, "--team", "north", "--username", "north",
+                           "--password-file", kit.password_file(tmp_path, "north"), "--once", path)
+        assert proc.wait(60) == 0
+
+    OpsCentre(kit.config_for(broker, "ops"), archive).start(timeout_s=10).stop()   # subscribe once
+    relay_once()                                          # published while no centre runs
+    centre = OpsCentre(kit.config_for(broker, "ops"), archive).start(timeout_s=10)
+    try:
+        _wait_for(lambda: centre.stats["stored"] >= 500, 30, "the queued records")
+    finally:
+        centre.stop()
+    # A relay that lost its outbox marks sends everything again; a restarted centre
+    # knows the archived ids from disk and stores none of it twice.
+    with sqlite3.connect(path) as con:
+        con.execute("DELETE FROM outbox_acks")
+    relay_once()
+    centre = OpsCentre(kit.config_for(broker, "ops"), archive).start(timeout_s=10)
+    try:
+        _wait_for(lambda: centre.stats["duplicates"] >= 500, 30, "the re-sent records")
+    finally:
+        centre.stop()
+    assert centre.stats["stored"] == 0
+    assert kit.session_records(archive / "north" / f"{sid}.sqlite") == kit.session_records(path)

@@ -4,6 +4,7 @@ The issue asks for a 30 s gap: long enough that paho's reconnect back-off reache
 8 s ceiling and the broker is restarted from its persistence file, as in the field.
 """
 
+import sqlite3
 import threading
 import time
 
@@ -91,6 +92,6 @@ def test_outage_and_killed_relays_lose_and_duplicate_nothing(broker, tmp_path, k
         archived = kit.session_records(tmp_path / "archive" / team / f"{meta['session_id']}.sqlite")
         assert archived == (meta, tasking, records)
         # Every record was acknowledged by the broker and marked sent in the team's outbox.
-        with __import__("sqlite3").connect(paths[team]) as con:
+        with sqlite3.connect(paths[team]) as con:
             acked = {row[0] for row in con.execute("SELECT record_id FROM outbox_acks WHERE record_id > 0")}
         assert acked == {rec["id"] for rec in records}
