@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import paho.mqtt.client as mqtt
 
-from host.ops.broker import BrokerConfig
+from host.ops.options import BrokerConfig
 from host.ops.centre import OpsCentre
 from host.ops.localbroker import LocalMosquitto
 from host.session import SessionWriter

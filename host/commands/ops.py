@@ -11,7 +11,7 @@ HELP = "operations centre: subscribe to all field teams over MQTT, archive their
 
 
 def add_arguments(parser):
-    from host.ops.broker import add_broker_arguments
+    from host.ops.options import add_broker_arguments
 
     add_broker_arguments(parser)
     parser.add_argument("--archive", required=True, metavar="DIR",
@@ -76,7 +76,7 @@ def _run_window(centre):
 
 def run(args):
     from host.errors import UserError
-    from host.ops.broker import config_from_args
+    from host.ops.options import config_from_args
     from host.ops.centre import OpsCentre
 
     logging.basicConfig(level=logging.INFO, format="rfhound ops: %(levelname)s: %(message)s")

@@ -11,7 +11,7 @@ HELP = "publish a session to the operations centre over MQTT (QoS 1; the session
 
 
 def add_arguments(parser):
-    from host.ops.broker import add_broker_arguments
+    from host.ops.options import add_broker_arguments
 
     add_broker_arguments(parser)
     parser.add_argument("--team", required=True, help="team name, used in the topic and client id")
@@ -22,7 +22,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from host.ops.broker import config_from_args
+    from host.ops.options import config_from_args
     from host.ops.relay import Relay
     from host.session import SessionError
 

@@ -30,7 +30,7 @@ class OpsCentre:
 
     Parameters
     ----------
-    config : host.ops.broker.BrokerConfig
+    config : host.ops.options.BrokerConfig
     archive_dir : path-like
     client_id : str
         Fixed MQTT client id: the broker keeps this centre's queue under it.

@@ -32,7 +32,7 @@ class Relay:
     ----------
     session_path : path-like
         The session file (may still be written by the recorder).
-    config : host.ops.broker.BrokerConfig
+    config : host.ops.options.BrokerConfig
         Broker and login.
     team : str
         Team name: the topic segment and part of the MQTT client id.

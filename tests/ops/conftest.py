@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from host.ops.broker import BrokerConfig
+from host.ops.options import BrokerConfig
 from host.ops.localbroker import LocalMosquitto
 
 USERS = {"north": "n0rth-pw", "south": "s0uth-pw", "ops": "0ps-pw"}

@@ -5,7 +5,7 @@ import argparse
 import pytest
 
 from host.errors import UserError
-from host.ops.broker import PASSWORD_ENV, add_broker_arguments, config_from_args
+from host.ops.options import PASSWORD_ENV, add_broker_arguments, config_from_args
 
 
 def _args(*argv):
