@@ -107,10 +107,11 @@ def build(device_id, fitted, *, instruments, created=None):
     return {
         "format": FORMAT,
         "calibration_id": cal_id,
-        "device_id": int(device_id),
+        "device_id": None if device_id is None else int(device_id),
         "created_utc": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "note": ("Lab calibration by rfhound bench. power_dBm = offset + slope * "
-                 "(-rssi_dB - gain_dB) - temp_coef * (T - T_ref); entries[] is the firmware table."),
+                 "(-rssi_dB - gain_dB) - temp_coef * (T - T_ref); "
+                 "entries[] is the firmware table."),
         "instruments": instruments,
         "bands": [band for band, _, _ in fitted],
         "entries": [firmware_entry(band["lo_hz"], band["hi_hz"], resp)

@@ -36,34 +36,46 @@ class BenchHandheld:
         How long to wait for the HELLO frame the firmware sends after boot.
     """
 
-    def __init__(self, device, *, hello_timeout_s=10.0):
+    def __init__(self, device, *, hello_timeout_s=3.0):
         self.device = device
+        self._status_seen = 0
+        self._clock_offset_s = float("inf")
+        self.freq_hz = None
+        self.device_id = self.calibration_id = None
+        self.fw_version = "unknown"
         try:
             hello = device.wait(lambda rec: rec["kind"] == "HELLO", hello_timeout_s, since=0)
         except TimeoutError:
-            raise HandheldError(
-                f"no HELLO from the handheld on {device.link.url} within {hello_timeout_s:.0f} s; "
-                "check the USB cable and that the firmware runs") from None
-        self.device_id = hello["device_id"]
-        self.calibration_id = hello["calibration_id"]
-        self.fw_version = hello["fw_version"]
-        if not hello["capabilities"] & P.CAP_BENCH:
-            raise HandheldError(f"handheld {self.device_id:#010x} firmware {self.fw_version} "
-                                "has no BENCH mode")
-        self.freq_hz = None
-        self._status_seen = 0
-        self._clock_offset_s = float("inf")
+            # HELLO comes only after boot: a handheld that was already running is
+            # asked whether it is there at all, and stays anonymous
+            self._request(P.PING, (0,), "PING")
+        else:
+            self.device_id = hello["device_id"]
+            self.calibration_id = hello["calibration_id"]
+            self.fw_version = hello["fw_version"]
+            if not hello["capabilities"] & P.CAP_BENCH:
+                raise HandheldError(f"handheld {self.name} firmware {self.fw_version} "
+                                    "has no BENCH mode")
         for rec in device.records:
             self._track_clock(rec)
+
+    @property
+    def name(self):
+        """The device id as the handheld's label shows it, or a note that it is unknown."""
+        if self.device_id is None:
+            return f"on {self.device.link.url} (id unknown: no HELLO since the port opened)"
+        return f"{self.device_id:#010x}"
 
     def _request(self, msg_type, fields, what):
         try:
             rec = self.device.request(msg_type, fields)
         except (ConnectionError, TimeoutError) as exc:
-            raise HandheldError(f"handheld {self.device_id:#010x} on {self.device.link.url} did not "
-                                f"answer {what} ({exc or 'timeout'}); check the USB cable") from None
+            raise HandheldError(
+                f"handheld {self.name} on {self.device.link.url} did not answer "
+                f"{what} ({exc or 'timeout'}); check the USB cable") from None
         if rec["kind"] == "NAK":
-            raise HandheldError(f"handheld {self.device_id:#010x} refused {what}: {rec['reason_text']}")
+            raise HandheldError(
+                f"handheld {self.name} refused {what}: {rec['reason_text']}")
         return rec
 
     def tune(self, freq_hz, gain_db=None):
@@ -106,7 +118,7 @@ class BenchHandheld:
                 break
             if time.monotonic() > deadline:
                 raise HandheldError(
-                    f"handheld {self.device_id:#010x} sent {len(got)} of {n} bench readings "
+                    f"handheld {self.name} sent {len(got)} of {n} bench readings "
                     f"in {timeout_s:.0f} s on {dev.link.url}")
             time.sleep(0.01)
             dev.drain()

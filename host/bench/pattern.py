@@ -11,6 +11,7 @@ result is written in the ``hardware/antennas`` CSV format
 """
 import csv
 import os
+import time
 
 import numpy as np
 
@@ -124,8 +125,6 @@ def measure_pattern(rotator, handheld, azimuths_deg, *, freq_hz, isotropic_dbm, 
         ``azimuth_deg`` (reported by the rotator), ``angle_deg`` (source
         direction clockwise from boresight), ``power_dbm``, ``gain_dbi``.
     """
-    import time
-
     handheld.tune(freq_hz, gain_db)
     bar = progress(len(azimuths_deg), 0) if progress else None
     out = []
@@ -165,7 +164,7 @@ def save_pattern(path, freq_hz, angle_deg, gain_dbi):
         with open(path, newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 if round(float(row["freq_hz"])) != round(freq_hz):
-                    rows.append((float(row["freq_hz"]), float(row["angle_deg"]), float(row["gain_dbi"])))
+                    rows.append(tuple(float(row[k]) for k in ("freq_hz", "angle_deg", "gain_dbi")))
     rows.extend((float(freq_hz), float(a), float(g)) for a, g in zip(angle_deg, gain_dbi))
     rows.sort()
     tmp = f"{os.fspath(path)}.tmp"

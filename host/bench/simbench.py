@@ -153,7 +153,8 @@ def dummy_rotctld(port=None, *, timeout_s=5.0):
     """
     binary = shutil.which("rotctld")
     if binary is None:
-        raise FileNotFoundError("rotctld not found: install Hamlib's tools (Debian: libhamlib-utils)")
+        raise FileNotFoundError(
+            "rotctld not found: install Hamlib's tools (Debian: libhamlib-utils)")
     port = port or _free_port()
     proc = subprocess.Popen([binary, "-m", "1", "-T", "127.0.0.1", "-t", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -198,7 +199,8 @@ def _handheld(env, runtime, rssi_model):
                               runtime=runtime)
     link = Link(virtual.start()).start()
     try:
-        return virtual, link, BenchHandheld(DeviceClient(link))
+        # the virtual handheld has just booted: its HELLO is on the way
+        return virtual, link, BenchHandheld(DeviceClient(link), hello_timeout_s=15.0)
     except BaseException:
         link.stop()
         virtual.stop()

@@ -4,9 +4,11 @@ The results file is JSON Lines: a header line that names the run (device,
 generator, cable loss), one ``point`` line per finished point and ``temp`` lines
 with the handheld's temperature reports (1 Hz STATUS), each flushed and fsynced
 as soon as it is known. Point temperatures are interpolated from the ``temp``
-lines at fit time, so a point never waits for the next STATUS frame. After an interruption the same command finds the
-file, checks the header matches, and measures only the points still missing; a
-half-written last line (power cut mid-write) is dropped.
+lines at fit time, so a point never waits for the next STATUS frame.
+
+After an interruption the same command finds the file, checks that its header
+matches, and measures only the points still missing; a half-written last line
+(power cut mid-write) is dropped.
 """
 import dataclasses
 import json

@@ -12,6 +12,8 @@ _SIM_BANDS = "900,1800,2100"
 
 
 def add_arguments(parser):
+    import argparse
+
     sub = parser.add_subparsers(dest="bench_command", metavar="STEP", required=True)
 
     def common(p):
@@ -20,7 +22,7 @@ def add_arguments(parser):
         p.add_argument("--simulated", action="store_true",
                        help="use the simulated instruments and the virtual handheld")
         p.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython",
-                       help=argparse_suppress())
+                       help=argparse.SUPPRESS)
         p.add_argument("--readings", type=int, default=8, metavar="N",
                        help="bench readings averaged per point (default 8)")
         p.add_argument("--gain-db", type=int, default=None,
@@ -43,7 +45,8 @@ def add_arguments(parser):
                    help="calibration bands, comma-separated (default: all the radio tunes; "
                         f"--simulated: {_SIM_BANDS})")
     p.add_argument("--levels", default="-120:-20:2", metavar="FROM:TO:STEP",
-                   help="levels at the handheld's RF port in dBm, written --levels=FROM:TO:STEP (default -120:-20:2)")
+                   help="levels at the handheld's RF port in dBm, written "
+                        "--levels=FROM:TO:STEP (default -120:-20:2)")
     p.add_argument("--freqs-per-band", type=int, default=None,
                    help="frequencies per band (default 3; --simulated: 1)")
     p.add_argument("--results", default=None, metavar="JSONL",
@@ -69,7 +72,8 @@ def add_arguments(parser):
     p.add_argument("--source-azimuth-deg", type=float, default=0.0,
                    help="turntable azimuth at which boresight faces the source (default 0)")
     p.add_argument("--calibration", default=None, metavar="JSON",
-                   help="calibration file to convert readings on the host (default: the handheld's)")
+                   help="calibration file to convert readings on the host "
+                        "(default: the handheld's own)")
     p.add_argument("--out", required=True, metavar="CSV",
                    help="pattern file, e.g. hardware/antennas/<id>.csv (merged per frequency)")
 
@@ -88,11 +92,6 @@ def add_arguments(parser):
     p.add_argument("--calibration", required=True, metavar="JSON", help="calibration file")
     p.add_argument("--force", action="store_true",
                    help="upload even if the file was made for another device id")
-
-
-def argparse_suppress():
-    import argparse
-    return argparse.SUPPRESS
 
 
 def run(args):
@@ -131,7 +130,8 @@ def _levels(text):
     try:
         start, stop, step = (float(x) for x in text.split(":"))
     except ValueError:
-        raise UserError(f"--levels {text!r}: expected FROM:TO:STEP in dBm, e.g. -120:-20:2") from None
+        raise UserError(
+            f"--levels {text!r}: expected FROM:TO:STEP in dBm, e.g. --levels=-120:-20:2") from None
     if step <= 0 or stop < start:
         raise UserError(f"--levels {text!r}: need FROM <= TO and STEP > 0")
     levels = np.arange(start, stop + step / 2, step)
@@ -197,6 +197,9 @@ class _RealBench:
             self.generator = open_generator(self.args.generator)
         try:
             self.link = Link(self.args.port).start()
+            if not self.link.wait_connected(5.0):
+                raise UserError(f"cannot open the handheld's port {self.args.port}: "
+                                f"{self.link.last_error}; check --port and the USB cable")
             handheld = BenchHandheld(DeviceClient(self.link))
         except BaseException:
             self.__exit__(None, None, None)
@@ -229,12 +232,12 @@ def _calibrate(args):
     per_band = args.freqs_per_band or (1 if args.simulated else 3)
     points = sweep.plan_points(bands, levels, freqs_per_band=per_band, seed=args.seed)
     with _calibration_bench(args) as (generator, handheld, virtual):
-        device = f"{handheld.device_id:08x}"
+        device = "unknown" if handheld.device_id is None else f"{handheld.device_id:08x}"
         results = sweep.ResultsFile(args.results or f"bench-{device}.jsonl", {
             "kind": "calibration", "device_id": handheld.device_id,
             "cable_loss_db": cable_loss_db, "generator": generator.identity(),
         })
-        print(f"handheld {handheld.device_id:#010x} firmware {handheld.fw_version}; "
+        print(f"handheld {handheld.name} firmware {handheld.fw_version}; "
               f"generator {generator.identity()}; cable loss {cable_loss_db:g} dB")
         print(f"{len(points)} points in {len(bands)} band(s); results in {results.path}")
         stats = sweep.run_sweep(generator, handheld, points, results,
@@ -276,7 +279,8 @@ def _print_fit(fitted, *, simulated, gain_db):
     for band, resp, props in fitted:
         t_range = band["temperature_range_c"]
         t_text = "" if t_range is None else f", {t_range[0]:.1f}-{t_range[1]:.1f} degC"
-        print(f"\nband {band['name']} ({', '.join(f'{f / 1e6:.1f}' for f in band['freqs_hz'])} MHz), "
+        freqs = ", ".join(f"{f / 1e6:.1f}" for f in band["freqs_hz"])
+        print(f"\nband {band['name']} ({freqs} MHz), "
               f"{band['n_points']} points, gain {band['gain_db']} dB{t_text}")
         head = f"  {'coefficient':<22}{'fitted':>10}{'1-sigma':>10}"
         print(head + (f"{'true':>10}{'error':>10}" if true else ""))
@@ -295,7 +299,8 @@ def _print_fit(fitted, *, simulated, gain_db):
         if not band["knee_observed"]:
             print("  compression not reached: knee pinned above the sweep; extend --levels upward")
         if not band["floor_observed"]:
-            print("  noise floor not reached: floor pinned below the sweep; extend --levels downward")
+            print("  noise floor not reached: floor pinned below the sweep; "
+                  "extend --levels downward")
         if not band["temp_coeff_fitted"]:
             print("  temperature span < 3 degC: no temperature coefficient (0 written)")
 
@@ -304,30 +309,38 @@ def _print_fit(fitted, *, simulated, gain_db):
 def _upload_doc(device, handheld, doc, *, force, path):
     from host.errors import UserError
 
-    if doc.get("device_id") not in (None, handheld.device_id) and not force:
-        raise UserError(f"{path} was made for device {doc['device_id']:#010x}, the handheld is "
-                        f"{handheld.device_id:#010x}; use the right file or --force")
+    made_for, connected = doc.get("device_id"), handheld.device_id
+    if made_for is not None and connected is not None and made_for != connected and not force:
+        raise UserError(f"{path} was made for device {made_for:#010x}, the handheld is "
+                        f"{connected:#010x}; use the right file or --force")
+    if made_for is not None and connected is None and not force:
+        raise UserError(f"{path} was made for device {made_for:#010x}; the handheld {handheld.name} "
+                        "cannot be checked: replug it (it announces its id at boot) or use --force")
     rec = device.upload_calibration(doc)
     if rec["kind"] == "NAK":
-        raise UserError(f"handheld {handheld.device_id:#010x} refused {path}: {rec['reason_text']}")
+        raise UserError(f"handheld {handheld.name} refused {path}: {rec['reason_text']}")
 
 
 def _upload(args):
     from host.bench import calfile
     from host.bench.handheld import BenchHandheld
+    from host.errors import UserError
     from host.link import Link
     from host.virtual.device import DeviceClient
 
     doc = calfile.load(args.calibration)
     link = Link(args.port).start()
     try:
+        if not link.wait_connected(5.0):
+            raise UserError(f"cannot open the handheld's port {args.port}: {link.last_error}; "
+                            "check --port and the USB cable")
         device = DeviceClient(link)
         handheld = BenchHandheld(device)
         _upload_doc(device, handheld, doc, force=args.force, path=args.calibration)
     finally:
         link.stop()
     print(f"calibration {doc['calibration_id']} ({len(doc['entries'])} bands) loaded in handheld "
-          f"{handheld.device_id:#010x}")
+          f"{handheld.name}")
     return 0
 
 
@@ -343,7 +356,8 @@ def _verify(args):
         try:
             levels = [float(x) for x in args.levels.split(",")]
         except ValueError:
-            raise UserError(f"--levels {args.levels!r}: expected dBm values like -90,-70,-50") from None
+            raise UserError(
+                f"--levels {args.levels!r}: expected dBm values like -90,-70,-50") from None
     with _calibration_bench(args) as (generator, handheld, virtual):
         if args.simulated:
             _upload_doc(handheld.device, handheld, doc, force=True, path=args.calibration)
@@ -400,7 +414,8 @@ def _pattern(args):
                 calibration = simbench.true_band_response()
         else:
             rotator, handheld = _real_turntable(args, stack)
-        print(f"{len(azimuths)} azimuths every {args.step_deg:g} deg at {args.freq_hz / 1e6:.1f} MHz "
+        print(f"{len(azimuths)} azimuths every {args.step_deg:g} deg at "
+              f"{args.freq_hz / 1e6:.1f} MHz "
               f"via rotctld at {rotator.address}")
         measured = pattern.measure_pattern(
             rotator, handheld, azimuths, freq_hz=args.freq_hz, isotropic_dbm=isotropic_dbm,
@@ -447,6 +462,9 @@ def _real_turntable(args, stack):
     stack.callback(rotator.close)
     link = Link(args.port).start()
     stack.callback(link.stop)
+    if not link.wait_connected(5.0):
+        raise UserError(f"cannot open the handheld's port {args.port}: {link.last_error}; "
+                        "check --port and the USB cable")
     return rotator, BenchHandheld(DeviceClient(link))
 
 

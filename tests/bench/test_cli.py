@@ -32,7 +32,8 @@ def test_simulated_calibrate_then_verify(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["bench", "calibrate", "--generator", "TCPIP::192.0.2.1::INSTR"], "--cable-loss-db is required"),
+    (["bench", "calibrate", "--generator", "TCPIP::192.0.2.1::INSTR"],
+     "--cable-loss-db is required"),
     (["bench", "calibrate", "--simulated", "--levels=-20:-120:2"], "need FROM <= TO"),
     (["bench", "calibrate", "--simulated", "--levels", "abc"], "expected FROM:TO:STEP"),
     (["bench", "calibrate", "--simulated", "--bands", "1900"], "unknown band '1900'"),
@@ -50,3 +51,36 @@ def test_malformed_calibration_file_is_one_line(tmp_path, capsys):
     assert main(["bench", "upload", "--calibration", str(bad), "--port", "loop://"]) == 2
     err = capsys.readouterr().err.strip()
     assert "entries[0] lacks integer" in err and "\n" not in err
+
+
+def test_upload_puts_the_table_in_the_handheld(tmp_path, capsys):
+    from host.bench import calfile, simbench
+    from host.virtual.env import StaticEnv
+    from host.virtual.handheld import VirtualHandheld
+
+    true = simbench.true_band_response()
+    band = {"name": "1800", "lo_hz": 1700e6, "hi_hz": 1880e6}
+    doc = calfile.build(simbench.SIM_DEVICE_ID, [(band, true, {})], instruments={})
+    path = tmp_path / "cal.json"
+    calfile.save(doc, path)
+    other = tmp_path / "other.json"
+    calfile.save(dict(doc, device_id=0x52460001), other)
+
+    state = tmp_path / "handheld"
+    state.mkdir()
+    virtual = VirtualHandheld(StaticEnv(), device_id=simbench.SIM_DEVICE_ID, state_dir=state)
+    url = virtual.start()
+    try:
+        assert main(["bench", "upload", "--calibration", str(other), "--port", url]) == 2
+        assert "was made for device 0x52460001" in capsys.readouterr().err
+        # the second connection misses the boot HELLO: the id cannot be checked any more
+        assert main(["bench", "upload", "--calibration", str(path), "--port", url]) == 2
+        assert "replug it" in capsys.readouterr().err
+        assert main(["bench", "upload", "--calibration", str(path), "--port", url,
+                     "--force"]) == 0
+        assert f"calibration {doc['calibration_id']}" in capsys.readouterr().out
+    finally:
+        virtual.stop()
+    stored = json.loads((state / "calibration.json").read_text())
+    assert stored == {"calibration_id": doc["calibration_id"], "entries": doc["entries"]}
+    assert stored["entries"][0]["knee_cdbm"] == round(true.knee_dbm * 100)
