@@ -18,6 +18,9 @@ from host.link import Link
 #: The operator key the simulated handheld is provisioned with.
 SIM_KEY = b"rfhound-simulator-operator-key"
 SIM_DEVICE_ID = 0x52460051
+#: Receive gain (dB): the firmware's default 40 dB saturates within a few metres of a
+#: 1 W SIM, i.e. on the rack's own floor, where the climb must tell floors apart.
+SIM_GAIN_DB = 20
 #: Longest wait for the handheld to say HELLO, and for it to accept the tasking (s).
 BOOT_TIMEOUT_S = 20.0
 #: Tasking bytes per TASKING frame: the payload minus the chunk index and count.
@@ -34,7 +37,8 @@ def firmware_handheld(runtime="micropython"):
     def factory(env, body, accept):
         from host.virtual.handheld import VirtualHandheld
 
-        hh = VirtualHandheld(env, key=SIM_KEY, device_id=SIM_DEVICE_ID, runtime=runtime)
+        hh = VirtualHandheld(env, key=SIM_KEY, device_id=SIM_DEVICE_ID, runtime=runtime,
+                             config={"gain_db": SIM_GAIN_DB})
         url = hh.start()
         link = Link(url).start()
 

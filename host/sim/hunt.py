@@ -139,10 +139,16 @@ class Hunt:
             self._take(self._future.result())
 
     def final_estimate(self):
-        """The answer: every reading, floors and bearings, on the fine grid."""
+        """The answer: every reading and bearing, on the fine grid.
+
+        The floor comes from the stairwell climb, not from the locator: its
+        slab model counts no slab for ground-floor readings indoors, which the
+        climb's readings are, and fitting it moved the position more than it
+        told about the floor.
+        """
         if self._future is not None:
             self._take(self._future.result())
-        job = self._job(self._final_grid, with_floor=True)
+        job = self._job(self._final_grid)
         self.final = self.estimate
         if job is not None:
             try:
@@ -193,13 +199,14 @@ class Hunt:
                 if now > self.max_sim_s or self._stop.is_set():
                     self.session.event("hunt stopped early", sim_time_s=now)
                     break
-            self._drain(link)
-            self._finish_scans(math.inf)
-            answer = self.strategy.answer(self)
-            self.stats = link.stats()
         finally:
             closer()
             self._pool.shutdown(wait=True)
+        # The link is stopped: whatever it decoded before is still queued, and stored now.
+        self._drain(link)
+        self.stats = link.stats()
+        self._finish_scans(math.inf)
+        answer = self.strategy.answer(self)
         result = self._result(answer)
         result["sim_time_s"] = round(self.clock.now_s(), 1)
         result["wall_time_s"] = round(time.monotonic() - wall0, 1)
@@ -301,26 +308,20 @@ class Hunt:
 
     # --- the locator in its worker thread --------------------------------------------------
 
-    def _job(self, grid, with_floor=False):
+    def _job(self, grid):
         a = _local_means(self._arrays(walk_only=True), BIN_S)
         if np.isfinite(a["rssi_dbm"]).sum() < 10 and len(self.bearings) < 2:
             return None
-        floor = None
-        if with_floor and np.any(a["floor"] >= 1):
-            # A floor outside the buildings' range is a barometer glitch: unknown.
-            top = max(b.floors for b in self.world.buildings)
-            floor = np.where((a["floor"] >= 0) & (a["floor"] < top), a["floor"], np.nan)
         bearings = None
         if self.bearings:
             b = np.array(self.bearings)
             bearings = (b[:, 0], b[:, 1], b[:, 2], b[:, 3])
         return dict(t_s=self.clock.now_s(), x=a["x_m"], y=a["y_m"], rssi=a["rssi_dbm"],
-                    floor=floor, group=a["target"].astype(int), bearings=bearings, grid=grid)
+                    group=a["target"].astype(int), bearings=bearings, grid=grid)
 
     @staticmethod
     def _run_job(job):
-        est = estimate_position(job["x"], job["y"], job["rssi"], floor=job["floor"],
-                                bearings=job["bearings"], grid=job["grid"], group=job["group"])
+        est = estimate_position(job["x"], job["y"], job["rssi"], bearings=job["bearings"], grid=job["grid"], group=job["group"])
         return est, job["t_s"]
 
     def _submit(self, force=False):

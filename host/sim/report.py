@@ -173,7 +173,8 @@ def _draw_side(p, rect, hunt, result, lo, hi):
         "error     %s m" % result.get("error_m"),
         "building  %s" % ("right" if result.get("right_building") else "WRONG"),
         "floor     %s" % ("right" if result.get("right_floor") else "WRONG"),
-        "fix after %s s, %s m walked" % (result.get("time_to_fix_s"), result.get("distance_to_fix_m")),
+        "fix       never" if result.get("time_to_fix_s") is None else
+        "fix after %.0f s, %.0f m walked" % (result["time_to_fix_s"], result["distance_to_fix_m"]),
         "frames    %s (CRC errors %s)" % (result.get("frames"), result.get("crc_errors")),
         "bearings  %d scans" % len(hunt.bearings),
     ]
