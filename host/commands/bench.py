@@ -240,9 +240,13 @@ def _calibrate(args):
         print(f"handheld {handheld.name} firmware {handheld.fw_version}; "
               f"generator {generator.identity()}; cable loss {cable_loss_db:g} dB")
         print(f"{len(points)} points in {len(bands)} band(s); results in {results.path}")
-        stats = sweep.run_sweep(generator, handheld, points, results,
-                                cable_loss_db=cable_loss_db, gain_db=args.gain_db,
-                                n_readings=args.readings, progress=_progress)
+        try:
+            stats = sweep.run_sweep(generator, handheld, points, results,
+                                    cable_loss_db=cable_loss_db, gain_db=args.gain_db,
+                                    n_readings=args.readings, progress=_progress)
+        except KeyboardInterrupt:
+            _report_interrupt(generator, results)
+            raise
         if stats["skipped"]:
             print(f"resumed: {stats['skipped']} points already in {results.path}, "
                   f"{stats['measured']} measured now")
@@ -266,6 +270,17 @@ def _calibrate(args):
     print(f"calibration {doc['calibration_id']} written to {out}; "
           f"send it with: rfhound bench upload --calibration {out}")
     return 0 if all(b["residual_rms_db"] < 0.5 for b, _, _ in fitted) else 1
+
+
+def _report_interrupt(generator, results):
+    """Tell the technician, from the instrument itself, that the RF is off."""
+    import sys
+    try:
+        output = "off" if not generator.state().output_on else "STILL ON: switch it off by hand"
+    except Exception as exc:  # the instrument may be the reason we stopped
+        output = f"unknown ({exc}): check the generator"
+    print(f"stopped after {len(results.done_keys())} points; RF output {output}; "
+          f"points are kept in {results.path}: run the same command to resume", file=sys.stderr)
 
 
 def _print_fit(fitted, *, simulated, gain_db):

@@ -84,3 +84,38 @@ def test_upload_puts_the_table_in_the_handheld(tmp_path, capsys):
     stored = json.loads((state / "calibration.json").read_text())
     assert stored == {"calibration_id": doc["calibration_id"], "entries": doc["entries"]}
     assert stored["entries"][0]["knee_cdbm"] == round(true.knee_dbm * 100)
+
+
+def test_ctrl_c_leaves_the_output_off_and_the_same_command_resumes(tmp_path, capsys):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    results = tmp_path / "r.jsonl"
+    argv = ["bench", "calibrate", "--simulated", "--bands", "1800", "--levels=-120:-20:2",
+            "--results", str(results), "--out", str(tmp_path / "cal.json")]
+    proc = subprocess.Popen([sys.executable, "-m", "host.cli", *argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while (not results.exists() or results.read_text().count('"point"') < 5) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "RF output off; points are kept in" in err
+    done = results.read_text().count('"point"')
+    assert 5 <= done < 51
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"resumed: {done} points already in {results}, {51 - done} measured now" in out
+    keys = [(line["freq_hz"], line["input_dbm"]) for line in map(json.loads, results.open())
+            if line.get("kind") == "point"]
+    assert len(keys) == len(set(keys)) == 51
