@@ -55,3 +55,18 @@ def refusal_message(config, reason_code):
     return (f"broker {config.url} refused {who}: {reason_code}; "
             "check --username and the password (--password-file or "
             f"${PASSWORD_ENV}) or the client certificate")
+
+
+def connect_failure(config, exc):
+    """Classify a failed connection attempt: ``(fatal, one-line text)``.
+
+    TLS trust and handshake failures are fatal (no retry fixes a wrong CA or a
+    plain-TCP port); a refused, reset or timed-out TCP connection is not.
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return True, (f"broker {config.url}: its TLS certificate is not trusted ({exc.verify_message}); "
+                      "give the CA that signed it with --cafile")
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return True, (f"broker {config.url}: TLS handshake failed ({exc.reason or exc}); check that the "
+                      "port is a TLS listener and the --certfile/--keyfile pair")
+    return False, f"broker {config.url} not reachable: {exc or type(exc).__name__}"

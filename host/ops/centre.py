@@ -7,13 +7,14 @@ board only then; a malformed one is logged, counted, acknowledged and skipped.
 """
 
 import logging
+import sys
 import threading
 import time
 
 from host.errors import UserError
 from host.ops import envelope, topics
 from host.ops.archive import Archive
-from host.ops.broker import make_client, refusal_message
+from host.ops.broker import connect_failure, make_client, refusal_message
 from host.ops.hunts import HuntBoard
 
 log = logging.getLogger("rfhound.ops.centre")
@@ -49,6 +50,8 @@ class OpsCentre:
         self.subscribed = threading.Event()
         self.fatal = None
         self._closing = False
+        self._ever_connected = False
+        self._last_failure = None
         self._lock = threading.Lock()
         self._pending = []        # (mid, qos, envelope or None, new) stored, not yet committed
         self._broken = False
@@ -60,6 +63,7 @@ class OpsCentre:
         # broker re-delivers, never that a record is lost.
         self.client.manual_ack_set(True)
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -74,6 +78,8 @@ class OpsCentre:
                 log.warning("broker %s refused connection: %s; retrying", self.config.url, reason_code)
             return
         self.stats["connects"] += 1
+        self._ever_connected = True
+        self._last_failure = None
         log.info("connected to %s (session present: %s)", self.config.url, flags.session_present)
         # Subscribe on every connection: a restarted broker without persistence has
         # forgotten the subscription.
@@ -88,7 +94,26 @@ class OpsCentre:
         log.info("subscribed to %s", topics.SUBSCRIPTION)
         self.subscribed.set()
 
+    def _on_connect_fail(self, client, userdata):
+        # paho calls this inside its ``except OSError`` around the connection
+        # attempt, so the exception is still the one being handled.
+        fatal, text = connect_failure(self.config, sys.exc_info()[1])
+        if fatal and not self._ever_connected:
+            self.fatal = text
+            self._failed.set()
+        elif text != self._last_failure:
+            log.warning("%s; retrying", text)
+        self._last_failure = text
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if not self._ever_connected and not self._closing:
+            # E.g. a TLS 1.3 broker that wants a client certificate says so only
+            # after the handshake, as a dropped connection.
+            text = (f"broker {self.config.url} closed the connection before accepting it "
+                    f"({reason_code}); check the credentials or client certificate")
+            if text != self._last_failure:
+                log.warning("%s; retrying", text)
+            self._last_failure = text
         if self.subscribed.is_set() and not self._closing:
             log.warning("link to %s lost (%s); reconnecting", self.config.url, reason_code)
         self.subscribed.clear()
@@ -167,8 +192,10 @@ class OpsCentre:
             while not self.subscribed.wait(0.05):
                 if self.fatal or time.monotonic() > deadline:
                     self.stop()
+                    last = f" (last attempt: {self._last_failure})" if self._last_failure else ""
                     raise UserError(self.fatal or f"broker {self.config.url} not reachable within "
-                                    f"{timeout_s:g} s; check --broker and that the broker runs")
+                                    f"{timeout_s:g} s{last}; check --broker, that the broker runs "
+                                    "and whether it wants mqtt:// or mqtts://")
         return self
 
     def wait_failed(self, timeout_s):

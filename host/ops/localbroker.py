@@ -36,6 +36,11 @@ class LocalMosquitto:
         clients are refused.
     port : int, optional
         TCP port; a free one is picked when omitted.
+    tls : dict, optional
+        ``{"cafile", "certfile", "keyfile"}`` PEM paths: the listener speaks TLS.
+    client_certs : bool
+        With `tls`, require a client certificate signed by the CA and take the
+        user name from its common name (instead of a password).
 
     Notes
     -----
@@ -45,11 +50,13 @@ class LocalMosquitto:
     limit of 1000 queued messages.
     """
 
-    def __init__(self, workdir, users, port=None):
+    def __init__(self, workdir, users, port=None, tls=None, client_certs=False):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.users = dict(users)
+        self.tls = dict(tls) if tls else None
+        self.client_certs = client_certs
         self.proc = None
         self.conf_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
@@ -58,7 +65,7 @@ class LocalMosquitto:
     @property
     def url(self):
         """Broker URL for ``--broker``."""
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def _write_files(self):
         passwd = self.workdir / "passwd"
@@ -78,6 +85,7 @@ class LocalMosquitto:
             "autosave_interval 1",
             "max_queued_messages 0",
             "max_inflight_messages 100",
+            *self._tls_lines(),
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
@@ -89,6 +97,14 @@ class LocalMosquitto:
             # files in a root-owned temporary directory.
             lines.append("user root")
         self.conf_path.write_text("\n".join(lines) + "\n")
+
+    def _tls_lines(self):
+        if not self.tls:
+            return []
+        lines = [f"{key} {self.tls[key]}" for key in ("cafile", "certfile", "keyfile")]
+        if self.client_certs:
+            lines += ["require_certificate true", "use_identity_as_username true"]
+        return lines
 
     def start(self, timeout_s=10.0):
         """Start the broker and wait until it accepts TCP connections."""

@@ -8,13 +8,14 @@ relay from the outbox. The receiver de-duplicates by ``(session_id, record_id)``
 """
 
 import logging
+import sys
 import queue
 import threading
 import time
 
 from host.errors import UserError
 from host.ops import envelope, topics
-from host.ops.broker import make_client, refusal_message
+from host.ops.broker import connect_failure, make_client, refusal_message
 from host.ops.outbox import META_RECORD_ID, AckWriter, Outbox
 
 log = logging.getLogger("rfhound.ops.relay")
@@ -53,8 +54,11 @@ class Relay:
         self._inflight = {}                # mid -> record id; main thread only
         self._fatal = None
         self._closing = False
+        self._ever_connected = False
+        self._last_failure = None
         self.client = make_client(config, f"rfhound-relay-{self.team}-{self.session_id}")
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
 
@@ -69,10 +73,30 @@ class Relay:
                 log.warning("broker %s refused connection: %s; retrying", self.config.url, reason_code)
             return
         self.stats["connects"] += 1
+        self._ever_connected = True
+        self._last_failure = None
         self.connected.set()
         log.info("connected to %s as team %s (session %s)", self.config.url, self.team, self.session_id)
 
+    def _on_connect_fail(self, client, userdata):
+        # paho calls this inside its ``except OSError`` around the connection
+        # attempt, so the exception is still the one being handled.
+        fatal, text = connect_failure(self.config, sys.exc_info()[1])
+        if fatal and not self._ever_connected:
+            self._fatal = text
+        elif text != self._last_failure:
+            log.warning("%s; retrying", text)
+        self._last_failure = text
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if not self._ever_connected and not self._closing:
+            # E.g. a TLS 1.3 broker that wants a client certificate says so only
+            # after the handshake, as a dropped connection.
+            text = (f"broker {self.config.url} closed the connection before accepting it "
+                    f"({reason_code}); check the credentials or client certificate")
+            if text != self._last_failure:
+                log.warning("%s; retrying", text)
+            self._last_failure = text
         if self.connected.is_set() and not self._closing:
             log.warning("link to %s lost (%s); records stay in the outbox until acknowledged",
                         self.config.url, reason_code)
