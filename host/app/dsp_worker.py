@@ -109,7 +109,8 @@ class DspWorker(QObject):
     def stop(self):
         if self._timer is not None:
             self._timer.stop()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._generation += 1
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     @pyqtSlot(object)
     def set_target_freqs(self, freq_hz):

@@ -11,7 +11,7 @@ import os
 import time
 
 import numpy as np
-from PyQt5.QtCore import QMetaObject, QSettings, Qt, QThread, QTimer, pyqtSignal
+from PyQt5.QtCore import QSettings, Qt, QThread, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (QAction, QActionGroup, QFileDialog, QInputDialog, QLabel,
                              QMainWindow, QSplitter, QTableView, QToolBar, QVBoxLayout, QWidget)
 
@@ -65,7 +65,6 @@ class ConsoleWindow(QMainWindow):
         self.selected = None
         self.source_name = ""
         self._background = None
-        self._tasking_path = None
         self._dirty = set()
         self._refresh_pending = False
         self._last_refresh = 0.0
@@ -161,6 +160,7 @@ class ConsoleWindow(QMainWindow):
         tools.addSeparator()
         self.record_action = act(hunt, "Start recording\u2026", self._toggle_recording, "Ctrl+R", tools)
         act(hunt, "Load and send tasking\u2026", self._ask_tasking, None, tools)
+        act(hunt, "Operator key file\u2026", self._ask_key_file)
         act(hunt, "Mark", self.mark, "M", tools)
         act(hunt, "Make selected target active", self.activate_selected, "A", tools)
         act(hunt, "Fit map", self.map.follow, "F")
@@ -201,6 +201,8 @@ class ConsoleWindow(QMainWindow):
         self.dsp_thread.setObjectName("dsp")
         self.dsp.moveToThread(self.dsp_thread)
         self.dsp_thread.started.connect(self.dsp.start)
+        # `finished` is emitted in the ending thread: the worker's timer is stopped there
+        self.dsp_thread.finished.connect(self.dsp.stop, Qt.DirectConnection)
         self.dsp_points.connect(self.dsp.add_points)
         self.dsp_freqs.connect(self.dsp.set_target_freqs)
         self.dsp_scan.connect(self.dsp.add_scan)
@@ -271,6 +273,7 @@ class ConsoleWindow(QMainWindow):
         src.stats.connect(self._on_stats)
         src.state.connect(self._on_state)
         src.error.connect(self.show_message)
+        src.notice.connect(lambda text: self.show_message(text, "info"))
         src.finished.connect(self._on_source_finished)
         self.runner = SourceRunner(src)
         self.runner.start()
@@ -335,6 +338,10 @@ class ConsoleWindow(QMainWindow):
     # ------------------------------------------------------------- data path
     def _on_records(self, batch):
         touched, points, scans = self.hunt.ingest(batch)
+        for rec in batch:
+            if rec.get("kind") == "NAK":
+                self.show_message(f"the handheld refused {_type_name(rec.get('nacked_type'))}: "
+                                  f"{rec.get('reason_text', rec.get('reason'))}")
         self._rate.append((time.monotonic(), len(batch)))
         if points:
             self.dsp_points.emit(points)
@@ -525,39 +532,53 @@ class ConsoleWindow(QMainWindow):
             self._remember_dir(path)
             self.start_recording(path)
 
-    def load_tasking(self, path):
+    def load_tasking(self, path, key=None):
         """Check a signed tasking file, show its targets and send it to the handheld.
 
-        A bad signature or a damaged file is reported in the message bar and
-        nothing is sent.
+        ``key`` is the operator key (bytes); by default it is read from the key
+        file chosen earlier (setting ``tasking_key_file``).  A bad signature, an
+        expired or damaged file is reported in the message bar and nothing is sent.
         """
-        from host.app.tasking_io import TaskingRejected, read_signed_tasking
+        from host.app.tasking_io import (TaskingRejected, read_key, read_signed_tasking,
+                                         tasking_messages)
 
         try:
-            blob, tasking = read_signed_tasking(path)
+            if key is None:
+                key_file = str(self.settings.value("tasking_key_file", ""))
+                if not key_file:
+                    raise TaskingRejected("no operator key file chosen: pick it with Hunt > "
+                                          "Operator key file\u2026, then load the tasking again")
+                key = read_key(key_file)
+            blob, tasking = read_signed_tasking(path, key)
         except TaskingRejected as exc:
             self.show_message(str(exc))
             return False
         self._set_tasking(tasking)
-        self._tasking_path = path
+        if self.writer is not None:
+            self.writer.set_tasking(tasking)
+        name = os.path.basename(str(path))
         if isinstance(self.source, LiveSource):
-            from host.app.tasking_io import tasking_messages
-
             for msg_type, fields, tail in tasking_messages(blob):
                 self.source.send(msg_type, fields, tail)
-            self.show_message(f"tasking {os.path.basename(path)} sent to the handheld "
-                              f"({len(self.hunt.targets)} targets)", "info")
+            self.show_message(f"tasking {name} sent to the handheld ({len(tasking['targets'])} "
+                              "targets); waiting for its ACK", "info")
         else:
-            self.show_message(f"tasking {os.path.basename(path)} loaded; connect the handheld "
-                              "and load it again to send it", "info")
+            self.show_message(f"tasking {name} checked and shown; connect the handheld and load "
+                              "it again to send it", "info")
         return True
 
     def _ask_tasking(self):
         path, _ = QFileDialog.getOpenFileName(self, "Signed tasking", self._last_dir(),
-                                              "tasking (*.json *.tasking);;all files (*)")
+                                              "tasking (*.rft *.tasking *.bin);;all files (*)")
         if path:
             self._remember_dir(path)
             self.load_tasking(path)
+
+    def _ask_key_file(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Operator key file (hex)", self._last_dir(),
+                                              "key (*.key *.hex *.txt);;all files (*)")
+        if path:
+            self.settings.setValue("tasking_key_file", path)
 
     def _ask_port(self):
         from serial.tools import list_ports
@@ -662,11 +683,17 @@ class ConsoleWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.close_source()
-        QMetaObject.invokeMethod(self.dsp, "stop", Qt.BlockingQueuedConnection)
         self.dsp_thread.quit()
         self.dsp_thread.wait(3000)
         self._save_settings()
         super().closeEvent(event)
+
+
+def _type_name(msg_type):
+    from firmware import protocol
+
+    spec = protocol.MESSAGES.get(msg_type)
+    return spec[0] if spec else f"message type {msg_type}"
 
 
 def colour_range_dbm(rssi_dbm, step_db=5.0, min_span_db=20.0):

@@ -325,13 +325,14 @@ class HuntModel:
 
 def _freq_hz(item):
     """Uplink frequency of a tasking target: given, or from its RAT and channel."""
-    if item.get("freq_hz"):
-        return float(item["freq_hz"])
+    for key in ("freq_hz", "uplink_hz"):
+        if item.get(key):
+            return float(item[key])
     if item.get("rat") and item.get("channel") is not None:
         from dsp.bands import uplink_hz
 
         try:
-            return float(uplink_hz(item["rat"], item["channel"], item.get("band")))
+            return float(uplink_hz(str(item["rat"]).lower(), item["channel"], item.get("band")))
         except ValueError:
             return None
     return None

@@ -10,12 +10,12 @@ import queue
 import threading
 import time
 
-from PyQt5.QtCore import QObject, QThread, QTimer, pyqtSignal, pyqtSlot
+from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
 #: How often a source thread drains its input and emits one batch.
 TICK_MS = 20
-#: How often the live source retries a port that cannot be opened.
-RETRY_S = 2.0
+#: How often the live source reads the link counters.
+STATS_S = 0.5
 
 
 class RecordSource(QObject):
@@ -27,6 +27,7 @@ class RecordSource(QObject):
     stats(dict)    : link counters (frames, crc_errors, connected, ...)
     state(str)     : short link state for the status bar
     error(str)     : one clear line for the message bar
+    notice(str)    : one line of good news for the message bar
     finished()     : the source has nothing more to give (replay end)
     """
 
@@ -34,6 +35,7 @@ class RecordSource(QObject):
     stats = pyqtSignal(object)
     state = pyqtSignal(str)
     error = pyqtSignal(str)
+    notice = pyqtSignal(str)
     finished = pyqtSignal()
 
     def __init__(self):
@@ -80,7 +82,7 @@ class IterableLink:
         self._stop = threading.Event()
         self._thread = None
         self._frames = 0
-        self._done = False
+        self.last_error = None
 
     def start(self):
         self._thread = threading.Thread(target=self._run, name="sim-records", daemon=True)
@@ -92,7 +94,7 @@ class IterableLink:
                 break
             self.records.put(rec)
             self._frames += 1
-        self._done = True
+        self.last_error = "the record stream ended"
 
     def stop(self):
         self._stop.set()
@@ -101,7 +103,7 @@ class IterableLink:
         """Accept and drop commands: a record stream has no way back to its device."""
 
     def stats(self):
-        return {"frames": self._frames, "crc_errors": 0, "connected": not self._done}
+        return {"frames": self._frames, "crc_errors": 0, "connected": self.last_error is None}
 
 
 class LiveSource(RecordSource):
@@ -111,22 +113,23 @@ class LiveSource(RecordSource):
     ----------
     url : str or None
         pyserial URL (``/dev/ttyACM0``, ``loop://``, ...), opened with
-        ``host.link.Link``; retried every ``RETRY_S`` while it fails.
+        ``host.link.Link``.
     link : object or None
         A ready link-shaped object (``start``, ``stop``, ``send``, ``stats``,
         ``records`` queue) instead of ``url``, e.g. :class:`IterableLink`.
+
+    ``host.link.Link`` retries a port that cannot be opened and reopens one that
+    was unplugged; this source says so once in the message bar each time.
     """
 
     def __init__(self, url=None, link=None, baudrate=115200):
         super().__init__()
         self.url = url
         self._link = link
-        self._own_link = link is None
         self._baudrate = baudrate
         self._lock = threading.Lock()
         self._recorder = None
         self._outbox = queue.Queue()
-        self._next_try = 0.0
         self._connected = None
         self._last_stats = 0.0
 
@@ -140,34 +143,18 @@ class LiveSource(RecordSource):
         self._outbox.put((msg_type, fields, tail))
 
     def _open(self):
-        if self._link is not None:
-            self._link.start()
-            self.state.emit("connected")
-            return
-        from host.link import Link
+        if self._link is None:
+            from host.link import Link
 
-        self._next_try = time.monotonic() + RETRY_S
-        try:
-            link = Link(self.url, baudrate=self._baudrate)
-            link.start()
-        except Exception as exc:  # pyserial raises SerialException/OSError/ValueError for bad ports
-            self.state.emit("no port")
-            self.error.emit(f"cannot open serial port {self.url}: {_reason(exc)}; "
-                            f"check the cable or pick another port (retrying every {RETRY_S:.0f} s)")
-            return
-        self._link = link
+            # Link opens the port in its own thread and reopens it after an unplug
+            self._link = Link(self.url, baudrate=self._baudrate)
+        self._link.start()
 
     def _close(self):
         if self._link is not None:
             self._link.stop()
-        if self._own_link:
-            self._link = None
 
     def _tick(self):
-        if self._link is None:
-            if time.monotonic() >= self._next_try:
-                self._open()
-            return
         while not self._outbox.empty():
             msg_type, fields, tail = self._outbox.get_nowait()
             try:
@@ -188,18 +175,32 @@ class LiveSource(RecordSource):
         if batch:
             self.records.emit(batch)
         now = time.monotonic()
-        if now - self._last_stats >= 0.5:
+        if now - self._last_stats >= STATS_S:
             self._last_stats = now
             stats = dict(self._link.stats())
             self.stats.emit(stats)
-            connected = bool(stats.get("connected", True))
-            if connected != self._connected:
-                if self._connected is not None and not connected:
-                    where = self.url or "the device"
-                    self.error.emit(f"link lost on {where}: device unplugged or powered off; "
-                                    "reconnecting when it returns")
-                self._connected = connected
-                self.state.emit("connected" if connected else "reconnecting")
+            self._check_connection(bool(stats.get("connected", True)))
+
+    def _check_connection(self, connected):
+        """Say once when the port cannot be opened or is lost, and when it is back."""
+        where = self.url or "the device"
+        last_error = getattr(self._link, "last_error", None)
+        if connected == self._connected or (not connected and self._connected is None
+                                            and last_error is None):
+            return
+        if connected:
+            self.state.emit("connected")
+            if self._connected is False:
+                self.notice.emit(f"link to {where} is back")
+        elif self._connected is None:
+            self.state.emit("no port")
+            self.error.emit(f"cannot open serial port {where}: {last_error}; check the cable or "
+                            f"pick another port (retrying)")
+        else:
+            self.state.emit("reconnecting")
+            self.error.emit(f"link lost on {where}: device unplugged or powered off "
+                            f"({last_error or 'no data'}); reconnecting when it returns")
+        self._connected = connected
 
 
 def _reason(exc):
@@ -346,15 +347,13 @@ class SourceRunner:
         self.thread.setObjectName(type(source).__name__)
         source.moveToThread(self.thread)
         self.thread.started.connect(source.start)
+        # `finished` is emitted in the ending thread: the source stops its timer and port there
+        self.thread.finished.connect(source.stop, Qt.DirectConnection)
 
     def start(self):
         self.thread.start()
 
     def stop(self, timeout_ms=3000):
         """Stop the source in its own thread, then end the thread."""
-        if self.thread.isRunning():
-            from PyQt5.QtCore import QMetaObject, Qt
-
-            QMetaObject.invokeMethod(self.source, "stop", Qt.BlockingQueuedConnection)
-            self.thread.quit()
-            self.thread.wait(timeout_ms)
+        self.thread.quit()
+        self.thread.wait(timeout_ms)

@@ -1,0 +1,52 @@
+"""Console test fixtures: an isolated QSettings file, a recorded synthetic hunt, a window."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import hunt_data  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def session_file(tmp_path_factory):
+    """The synthetic hunt recorded with the real SessionWriter (made once per run)."""
+    return hunt_data.write_session(tmp_path_factory.mktemp("hunt") / "hunt.sqlite")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PyQt5.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "console.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    from host.app.main_window import ConsoleWindow
+
+    win = ConsoleWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    yield win
+    win.close()
+
+
+def replay_to_end(qtbot, window, path, timeout_ms=60000):
+    """Replay ``path`` as fast as possible and wait for the final estimates."""
+    with qtbot.waitSignal(window.dsp.flushed, timeout=timeout_ms):
+        with qtbot.waitSignal(window.source_finished, timeout=timeout_ms):
+            window.open_replay(path, speed=0.0)
+        window.dsp_flush.emit()
+    qtbot.wait(50)
+    window.refresh()
+
+
+@pytest.fixture
+def replayed(qtbot, window, session_file):
+    """A window that has replayed the synthetic hunt to its end."""
+    replay_to_end(qtbot, window, session_file)
+    return window

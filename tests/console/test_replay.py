@@ -1,0 +1,126 @@
+"""Replay a recorded hunt in the real window and check what it shows against the truth."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pymap3d
+import pytest
+
+import hunt_data
+
+
+def truth_xy(window):
+    """The emitter's true position in the window's east/north frame."""
+    lat, lon, _ = pymap3d.enu2geodetic(*hunt_data.EMITTER_XY_M, 0.0, hunt_data.LAT0_DEG,
+                                       hunt_data.LON0_DEG, 0.0)
+    return np.array(window.hunt.frame.to_xy(lat, lon))
+
+
+def test_estimate_shown_is_near_the_emitter(replayed):
+    x, y = replayed.map.estimate.getData()
+    assert len(x) == 1
+    shown = np.array([x[0], y[0]])
+    est = replayed.hunt.targets[0].estimate
+    # The ellipse shown is the 95 % ellipse of the estimate: the truth must lie inside it
+    # (or within 3 m: the walk has 700 readings at 3 dB shadowing, a metre-level fix).
+    d = truth_xy(replayed) - shown
+    maha2 = d @ np.linalg.solve(est.cov_m2, d)
+    assert maha2 < -2 * np.log(0.05) or np.hypot(*d) < 3.0
+    ex, ey = replayed.map.ellipse.getData()
+    assert len(ex) > 10
+    r = np.hypot(ex - shown[0], ey - shown[1])
+    major, minor = est.semi_axes_m()
+    np.testing.assert_allclose([r.max(), r.min()], [major, minor], rtol=0.02)
+
+
+def test_table_shows_masked_imsi_and_estimate_quality(replayed):
+    model = replayed.table_model
+    cells = [[model.data(model.index(row, col)) for col in range(model.columnCount())]
+             for row in range(model.rowCount())]
+    assert [c[0].lstrip("\u25b6 ") for c in cells] == ["rack-A", "rack-B"]
+    assert cells[0][1] == "46000********12"
+    assert all("CEP50" in c[5] for c in cells)
+    assert cells[0][4] == "detected"
+    assert cells[0][6] == "box 1"
+
+
+def test_bearing_of_last_scan_points_at_the_emitter(replayed):
+    scan = replayed.hunt.targets[0].scan
+    assert scan is not None and scan.bearing_deg is not None
+    tx, ty = truth_xy(replayed)
+    true_bearing = np.degrees(np.arctan2(tx - scan.x_m, ty - scan.y_m)) % 360.0
+    err = (scan.bearing_deg - true_bearing + 180.0) % 360.0 - 180.0
+    assert abs(err) < max(4 * scan.sigma_deg, 3.0)
+    assert "bearing" in replayed.polar.caption.toPlainText()
+    assert not replayed.map.wedges.path().isEmpty()
+
+
+def test_status_bar_shows_device_health(replayed):
+    texts = {k: v.text() for k, v in replayed.status_labels.items()}
+    assert texts["battery"] == "battery: 81 %"
+    assert texts["gnss"].startswith("GNSS: 3D fix")
+    assert texts["calibration"] == "calibration: 20260917"
+
+
+def test_switch_targets(qtbot, replayed):
+    b = replayed.hunt.targets[1]
+    replayed.table.selectRow(replayed.table_model.row_of(1))
+    qtbot.waitUntil(lambda: replayed.selected == 1)
+    replayed.refresh()
+    assert "rack-B" in replayed.map.legend.toPlainText()
+    x, _ = replayed.map.path_line.getData()
+    assert len(x) == len(b.meas)
+    sx, _ = replayed.strip.curve.getData()
+    assert len(sx) == np.count_nonzero(np.isfinite(b.meas["rssi_dbm"]))
+    ex, ey = replayed.map.estimate.getData()
+    assert (ex[0], ey[0]) == (b.estimate.x_m, b.estimate.y_m)
+
+
+def test_grab_is_not_blank(replayed, tmp_path):
+    from PyQt5.QtGui import QImage
+
+    path = tmp_path / "window.png"
+    assert replayed.grab().save(str(path))
+    img = QImage(str(path)).convertToFormat(QImage.Format_RGB32)
+    ptr = img.constBits()
+    ptr.setsize(img.sizeInBytes())
+    px = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)
+    colours = np.unique(px[..., :3].reshape(-1, 3), axis=0)
+    assert len(colours) > 200
+    map_px = replayed.map.grab().toImage()
+    assert map_px.width() > 300
+
+
+def test_seek_back_resets_and_replays(qtbot, replayed):
+    src = replayed.source
+    with qtbot.waitSignal(replayed.source_finished, timeout=30000):
+        src.seek(10.0)
+        qtbot.waitUntil(lambda: 0 < len(replayed.hunt.targets[0].meas) < 100, timeout=5000)
+        src.set_speed(0.0)
+        src.play()
+    assert len(replayed.hunt.targets[0].meas) > 600
+
+
+@pytest.mark.timeout(120)
+def test_replay_command_writes_screenshot(session_file, tmp_path):
+    out = tmp_path / "shot.png"
+    run = subprocess.run([sys.executable, "-m", "host.cli", "replay", str(session_file),
+                          "--screenshot", str(out), "--size", "1000x700"],
+                         capture_output=True, text=True, timeout=100)
+    assert run.returncode == 0, run.stderr
+    from PyQt5.QtGui import QImage
+
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1000, 700)
+
+
+def test_replay_command_refuses_a_corrupt_session_in_one_line(tmp_path):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+    run = subprocess.run([sys.executable, "-m", "host.cli", "replay", str(bad), "--screenshot",
+                          str(tmp_path / "x.png")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rfhound replay: error:")
+    assert "Traceback" not in run.stderr
