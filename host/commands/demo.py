@@ -173,7 +173,8 @@ def _with_console(world, args, handheld, speed, session_path, report_path):
             raise ConnectionError("the simulated hunt drives the handheld itself")
 
         def stats(self):
-            return {"frames": 0, "crc_errors": 0, "connected": True}
+            link = None if self.hunt is None else self.hunt.link
+            return link.stats() if link is not None else {"frames": 0, "crc_errors": 0, "connected": False}
 
         def put(self, rec):
             view = dict(rec)

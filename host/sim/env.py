@@ -20,8 +20,8 @@ from host.sim.officer import Officer
 from host.sim.radio import Emitter, FadingField, OnOffSchedule, RadioModel, ShadowingField
 
 #: Standard atmosphere (ICAO): p = p0 (1 - L h / T0)^(g M / R L).
-_BARO_K = 2.25577e-5
-_BARO_EXP = 5.25588
+BARO_K = 2.25577e-5
+BARO_EXP = 5.25588
 SEA_LEVEL_PA = 101325.0
 #: Sensor-error series are drawn on this time step and interpolated (s).
 _NOISE_STEP_S = 0.1
@@ -202,7 +202,7 @@ class SimEnv:
     def pressure_pa(self, t_s):
         """Barometer reading (Pa) at the handheld's true height."""
         p0 = SEA_LEVEL_PA + self.scenario.baro_drift_pa_s * t_s
-        p = p0 * (1.0 - _BARO_K * self.true_alt_m(t_s)) ** _BARO_EXP
+        p = p0 * (1.0 - BARO_K * self.true_alt_m(t_s)) ** BARO_EXP
         return p + self._noise(self.scenario.baro_noise_pa, t_s)
 
     def temperature_c(self, t_s):

@@ -105,6 +105,7 @@ class Hunt:
         self._live_grid = Grid(np.arange(x0, x1, LIVE_CELL_M), np.arange(y0, y1, LIVE_CELL_M))
         self._final_grid = Grid(np.arange(x0, x1, FINAL_CELL_M), np.arange(y0, y1, FINAL_CELL_M))
         self.stats = {}
+        self.link = None
 
     # --- what the strategies use --------------------------------------------------------
 
@@ -183,6 +184,7 @@ class Hunt:
         self.session.set_tasking(stored)
         self.clock.start()
         link, closer = self.link_factory(self.env, self.tasking(), self.accept)
+        self.link = link
         try:
             self.session.event("hunt started", world=self.world.name, seed=self.seed,
                                strategy=self.strategy.name)

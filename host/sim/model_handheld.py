@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from dsp import propagation
-from host.sim.env import _BARO_EXP, _BARO_K, SEA_LEVEL_PA
+from host.sim.env import BARO_EXP, BARO_K, SEA_LEVEL_PA
 from host.sim.radio import noise_power_dbm
 
 #: Receiver noise figure (dB) and the detection margin above the noise floor (dB).
@@ -26,7 +26,7 @@ DWELL_S = 0.05
 
 
 def _alt_from_pressure_m(p_pa, p0_pa):
-    return (1.0 - (p_pa / p0_pa) ** (1.0 / _BARO_EXP)) / _BARO_K
+    return (1.0 - (p_pa / p0_pa) ** (1.0 / BARO_EXP)) / BARO_K
 
 
 class ModelHandheld:
