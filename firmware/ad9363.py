@@ -6,6 +6,11 @@
 # filter tune, and the AD9363 datasheet (70 MHz - 6 GHz tuning, 'SPI interface').
 # The transmitter is never configured and ENSM is only ever forced into RX: this driver
 # cannot transmit.
+#
+# Scope: the registers the hunt uses. A production board first loads the full AD9361
+# initialisation profile (clocking, Rx calibrations, gain tables: the sequence ADI's no-OS
+# driver or init-script generator produces); init() here resets the chip, checks it,
+# programs the BBPLL and forces RX, which is what the virtual handheld's fake models.
 from micropython import const
 import time
 
@@ -41,8 +46,10 @@ TUNE_MIN_HZ = 70000000
 TUNE_MAX_HZ = 6000000000
 _FORCE_RX_ON = const(0x40)
 _ENSM_RX = const(0x8)
-_LOCK_POLLS = const(50)
-_CAL_POLLS = const(100)
+# Bounds on waiting for the chip (UG-570: VCO calibration and lock take well under 1 ms;
+# the BB filter tune a few hundred microseconds). Past them the chip is declared faulty.
+_LOCK_TIMEOUT_US = const(2000)
+_CAL_TIMEOUT_US = const(10000)
 MAX_GAIN_INDEX = const(76)
 WORDS_PER_TUNE = const(6)  # frac[22:16], frac[15:8], frac[7:0], int[10:8], int[7:0], divider
 
@@ -143,11 +150,16 @@ class Ad9363:
         finally:
             self._cs(1)
 
-    def _wait_bit(self, addr, mask, want, polls):
-        for _ in range(polls):
+    def _wait_bit(self, addr, mask, want, timeout_us):
+        # At least two reads, then until the time bound: never a hang, whatever the chip says.
+        t0 = time.ticks_us()
+        n = 0
+        while True:
             if (self._read_reg(addr) & mask) == want:
                 return True
-        return False
+            n += 1
+            if n >= 2 and time.ticks_diff(time.ticks_us(), t0) > timeout_us:
+                return False
 
     # -- bring-up ---------------------------------------------------------------------
     def hard_reset(self):
@@ -182,7 +194,7 @@ class Ad9363:
         self._write_reg(_REG_BBPLL_FRACT_2 + 1, (nfrac >> 8) & 0xFF)
         self._write_reg(_REG_BBPLL_FRACT_2 + 2, nfrac & 0xFF)
         self._write_reg(_REG_BBPLL_INT, nint & 0xFF)
-        if not self._wait_bit(_REG_CH1_OVERFLOW, 0x80, 0x80, _LOCK_POLLS):
+        if not self._wait_bit(_REG_CH1_OVERFLOW, 0x80, 0x80, _LOCK_TIMEOUT_US):
             raise OSError("AD9363: BBPLL did not lock (reg 0x05E bit 7 stayed 0)")
 
     def product_id(self):
@@ -209,7 +221,7 @@ class Ad9363:
         khz = ((bb % 1000000) * 128 + 500000) // 1000000
         self._write_reg(_REG_RX_BBBW_KHZ, khz if khz < 127 else 127)
         self._write_reg(_REG_CALIBRATION_CTRL, 0x80)
-        if not self._wait_bit(_REG_CALIBRATION_CTRL, 0x80, 0x00, _CAL_POLLS):
+        if not self._wait_bit(_REG_CALIBRATION_CTRL, 0x80, 0x00, _CAL_TIMEOUT_US):
             raise OSError("AD9363: Rx BB filter tune did not finish (reg 0x016 bit 7 stuck)")
         return div
 
@@ -230,7 +242,7 @@ class Ad9363:
         """
         self._write_burst5(_REG_RX_FRACT_BYTE_2, words, offset)
         self._write_reg(_REG_RFPLL_DIVIDERS, words[offset + 5] & 0x0F)
-        return self._wait_bit(_REG_RX_CP_VCO_LOCK, 0x02, 0x02, _LOCK_POLLS)
+        return self._wait_bit(_REG_RX_CP_VCO_LOCK, 0x02, 0x02, _LOCK_TIMEOUT_US)
 
     def locked(self):
         return (self._read_reg(_REG_RX_CP_VCO_LOCK) & 0x02) != 0
