@@ -41,6 +41,9 @@ class LocalMosquitto:
     client_certs : bool
         With `tls`, require a client certificate signed by the CA and take the
         user name from its common name (instead of a password).
+    acl : list of str, optional
+        Lines of a Mosquitto ACL file (``user ops``, ``topic read rfhound/v1/#``,
+        ``pattern write rfhound/v1/%u/#``...); without it every user may do anything.
 
     Notes
     -----
@@ -50,13 +53,14 @@ class LocalMosquitto:
     limit of 1000 queued messages.
     """
 
-    def __init__(self, workdir, users, port=None, tls=None, client_certs=False):
+    def __init__(self, workdir, users, port=None, tls=None, client_certs=False, acl=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.users = dict(users)
         self.tls = dict(tls) if tls else None
         self.client_certs = client_certs
+        self.acl = list(acl) if acl is not None else None
         self.proc = None
         self.conf_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
@@ -86,6 +90,7 @@ class LocalMosquitto:
             "max_queued_messages 0",
             "max_inflight_messages 100",
             *self._tls_lines(),
+            *self._acl_lines(),
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
@@ -105,6 +110,13 @@ class LocalMosquitto:
         if self.client_certs:
             lines += ["require_certificate true", "use_identity_as_username true"]
         return lines
+
+    def _acl_lines(self):
+        if self.acl is None:
+            return []
+        path = self.workdir / "acl"
+        path.write_text("\n".join(self.acl) + "\n")
+        return [f"acl_file {path}"]
 
     def start(self, timeout_s=10.0):
         """Start the broker and wait until it accepts TCP connections."""

@@ -24,6 +24,9 @@ log = logging.getLogger("rfhound.ops.relay")
 # queue during a long gap and keeps paho's 16-bit message ids unique.
 WINDOW = 1000
 META_POLL_S = 1.0
+# PUBACK reason code of a publication the broker's ACL forbids (MQTT 5.0, 3.4.2.1):
+# a configuration mistake, not a gap, so the relay stops and says so.
+NOT_AUTHORIZED = 135
 
 
 class Relay:
@@ -50,7 +53,7 @@ class Relay:
         self.poll_s = poll_s
         self.stats = {"published": 0, "acked": 0, "refused": 0, "connects": 0}
         self.connected = threading.Event()
-        self._acks = queue.SimpleQueue()   # (mid, failed) from paho's network thread
+        self._acks = queue.SimpleQueue()   # (mid, reason code) from paho's network thread
         self._inflight = {}                # mid -> record id; main thread only
         self._fatal = None
         self._closing = False
@@ -103,7 +106,7 @@ class Relay:
         self.connected.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
-        self._acks.put((mid, reason_code.is_failure, str(reason_code)))
+        self._acks.put((mid, reason_code))
 
     def _publish(self, record_id, kind, body, retain=False):
         payload = envelope.encode(self.team, self.session_id, record_id, kind, body, time.time())
@@ -121,18 +124,23 @@ class Relay:
         sent = []
         while True:
             try:
-                mid, failed, reason = self._acks.get_nowait()
+                mid, reason = self._acks.get_nowait()
             except queue.Empty:
                 break
             record_id = self._inflight.pop(mid, None)
             if record_id is None:
                 continue
-            if failed:
-                # The broker refused this record (e.g. an ACL): it stays unsent in
-                # the outbox and is offered again by the next relay run.
+            if reason.is_failure:
+                # The record stays unsent in the outbox and is offered again by the
+                # next relay run.
                 self.stats["refused"] += 1
                 log.error("broker refused record %d of session %s: %s", record_id,
                           self.session_id, reason)
+                if reason.value == NOT_AUTHORIZED:
+                    self._fatal = (
+                        f"broker {self.config.url} does not let user {self.config.username!r} publish "
+                        f"for team {self.team!r} ({reason}); use the team name the broker's ACL "
+                        "gives this user (often the user name itself)")
             else:
                 sent.append(record_id)
         self.marks.put(sent)

@@ -237,3 +237,32 @@ def test_records_wait_at_the_broker_while_the_centre_is_away(broker, tmp_path, k
         centre.stop()
     assert centre.stats["stored"] == 0
     assert kit.session_records(archive / "north" / f"{sid}.sqlite") == kit.session_records(path)
+
+
+def test_a_topic_the_acl_forbids_is_refused_and_stays_unsent(tmp_path, kit):
+    from host.ops.localbroker import LocalMosquitto
+
+    # The ACL of docs/ops.md: the centre reads everything, a team writes only its own topics.
+    acl = ["user ops", "topic read rfhound/v1/#", "", "pattern write rfhound/v1/%u/#"]
+    path = tmp_path / "north.sqlite"
+    sid = _record_session(kit, path, "north", 50, 6)
+    with LocalMosquitto(tmp_path / "broker", kit.users, acl=acl) as broker:
+        centre = OpsCentre(kit.config_for(broker, "ops"), tmp_path / "archive").start(timeout_s=10)
+        try:
+            impostor = kit.rfhound("relay", "--broker", broker.url, "--team", "south", "--username", "north",
+                                   "--password-file", kit.password_file(tmp_path, "north"), "--once", path)
+            _, err = impostor.communicate(timeout=60)
+            with sqlite3.connect(path) as con:
+                marked = con.execute("SELECT COUNT(*) FROM outbox_acks").fetchone()[0]
+            relay = kit.rfhound("relay", "--broker", broker.url, "--team", "north", "--username", "north",
+                                "--password-file", kit.password_file(tmp_path, "north"), "--once", path)
+            assert relay.wait(60) == 0
+            _wait_for(lambda: centre.stats["stored"] >= 50, 30, "the archive")
+        finally:
+            centre.stop()
+    assert impostor.returncode == 2, err
+    assert err.strip().splitlines()[-1].startswith("rfhound relay: error: broker mqtt://127.0.0.1:")
+    assert "does not let user 'north' publish for team 'south' (Not authorized)" in err
+    assert marked == 0
+    assert not (tmp_path / "archive" / "south").exists()
+    assert kit.session_records(tmp_path / "archive" / "north" / f"{sid}.sqlite") == kit.session_records(path)
