@@ -6,6 +6,7 @@ Records keep the team's record ids; a record already stored is ignored, which ma
 QoS 1 re-deliveries and re-sent outboxes harmless.
 """
 
+import collections
 import sqlite3
 import threading
 from pathlib import Path
@@ -13,6 +14,10 @@ from pathlib import Path
 from host.ops.envelope import MalformedPayload
 from host.ops.topics import META_KIND
 from host.session import SessionError, SessionReader, SessionWriter, mask_tasking
+
+# Archive files kept open at once; a province-wide day of hunts must not exhaust
+# file descriptors.
+MAX_OPEN = 64
 
 
 class _Appender(SessionWriter):
@@ -92,16 +97,24 @@ class Archive:
     def __init__(self, root):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._sessions = {}
+        self._sessions = collections.OrderedDict()   # least recently used first
 
     def path_for(self, team, session_id):
         return self.root / team / f"{session_id}.sqlite"
 
     def _session(self, env, meta=None):
         key = (env.team, env.session_id)
-        if key not in self._sessions:
-            self._sessions[key] = _ArchivedSession(self.path_for(*key), env.session_id, meta or {})
-        return self._sessions[key]
+        session = self._sessions.get(key)
+        if session is None:
+            session = _ArchivedSession(self.path_for(*key), env.session_id, meta or {})
+            self._sessions[key] = session
+            if len(self._sessions) > MAX_OPEN:
+                # Closing commits: harmless, the centre acknowledges only after its
+                # own commit anyway.
+                _, oldest = self._sessions.popitem(last=False)
+                oldest.writer.close()
+        self._sessions.move_to_end(key)
+        return session
 
     def store(self, env):
         """Archive one envelope; True if it was new, False for a duplicate.

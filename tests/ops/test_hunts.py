@@ -49,3 +49,4 @@ def test_one_hunt_listing_a_target_twice_is_not_a_duplicate():
     board.update(_meta("north", "s1", [{"label": "A", "imsi": "46000********12"},
                                        {"label": "A", "imsi": "46000********12"}], "a"), 0.0)
     assert board.duplicates() == {}
+
