@@ -79,7 +79,7 @@ def scenario(rng):
     det = np.isfinite(rssi)
     bound = crb_position(x[det], y[det], (ex, ey), n_exp=n, sigma_db=sigma, corr_m=corr,
                          tx_z_m=tx_z)
-    return dict(x=xm, y=ym, rssi=rssi, truth=(ex, ey), bound=bound, floor=tx_floor)
+    return dict(x=xm, y=ym, rssi=rssi, truth=(ex, ey), bound=bound, floor=tx_floor, sigma=sigma, corr=corr)
 
 
 def max_rssi(x, y, p):

@@ -42,7 +42,8 @@ def coincident_groups(xy_m, cov_m2, *, gate_chi2=GATE_CHI2):
     for a in range(k):
         for b in range(a + 1, k):
             diff = xy[a] - xy[b]
-            if diff @ np.linalg.solve(cov[a] + cov[b], diff) <= gate_chi2:
+            # pinv: noise-free estimates have (near) zero covariance.
+            if diff @ np.linalg.pinv(cov[a] + cov[b], rcond=1e-12, hermitian=True) @ diff <= gate_chi2:
                 parent[root(b)] = root(a)
     members = {}
     for i in range(k):

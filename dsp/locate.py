@@ -17,6 +17,10 @@ from dsp.crb import crb_position  # noqa: F401  (part of this module's public AP
 
 #: Cells per axis of the grid built around the data when none is given.
 DEFAULT_GRID_CELLS = 64
+#: Posterior mass around the refined maximum above which it is the answer (see _point_and_spread).
+PEAK_MASS = 0.9
+#: A peak whose grid spread exceeds its local covariance this much is curved, not quantised.
+SPREAD_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -269,20 +273,49 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         alt, alt_cov = rss.refine(m3r, p2, f, z, extra, robust=robust)
         if cost(alt) < cost(params) - 1e-9:
             params, cov = alt, alt_cov
-    cov_xy = cov[:2, :2]
+    post = joint.sum(axis=0)
+    xy, cov_xy, used_mean = _point_and_spread(params[:2], cov[:2, :2], post, cx, cy, grid)
     ell, cep = _summary(cov_xy)
     n_g = rd.n_groups
     p0 = params[2:2 + n_g]
     return Estimate(
-        x_m=float(params[0]), y_m=float(params[1]),
+        x_m=float(xy[0]), y_m=float(xy[1]),
         floor=None if f is None else int(f),
         floor_prob=None if f is None else {int(h): float(p) for h, p in zip(hyps, floor_prob)},
         cov_m2=cov_xy, ellipse=ell, cep50_m=cep, n_used=len(rd.x_m),
         p0_dbm=float(p0[0]) if n_g == 1 else p0, n_exp=float(params[-1]),
-        posterior=joint.sum(axis=0).reshape(grid.shape), grid=grid,
+        posterior=post.reshape(grid.shape), grid=grid,
         sigma_db=float(sigma), corr_m=float(corr),
         floor_loss_db=tuple(float(v) for v in params[2 + n_g:-1]) if use_coefs else None,
-        extra={"n_bearings": 0 if brg is None else len(brg[0])})
+        extra={"n_bearings": 0 if brg is None else len(brg[0]), "ml_xy_m": tuple(params[:2]),
+               "posterior_mean": used_mean})
+
+
+def _point_and_spread(ml_xy, ml_cov, post, cx, cy, grid):
+    """The refined maximum when the heat map agrees with it, else the heat map's mean.
+
+    The refined maximum and its covariance are local: they describe one peak,
+    as if the model were linear there.  When less than `PEAK_MASS` of the
+    posterior lies within 3 standard deviations (and at least two cells) of
+    it, the evidence is spread over several places; then the posterior mean
+    (the minimum mean-square-error estimate) is the answer.  Either way the
+    covariance is the local one enlarged to the posterior's spread about the
+    answer where that is wider (a curved or split peak: more than
+    `SPREAD_FACTOR` times the local trace), less a cell's quantisation
+    ``cell^2 / 12``.
+    """
+    cell = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
+    radius = max(3.0 * np.sqrt(max(np.linalg.eigvalsh(ml_cov)[-1], 0.0)), 2.0 * cell)
+    near = np.hypot(cx - ml_xy[0], cy - ml_xy[1]) <= radius
+    use_mean = post[near].sum() < PEAK_MASS
+    point = np.array([post @ cx, post @ cy]) if use_mean else np.asarray(ml_xy, float)
+    dev = np.column_stack([cx - point[0], cy - point[1]])
+    spread = (dev * post[:, None]).T @ dev - np.eye(2) * cell**2 / 12.0
+    if not use_mean and np.trace(spread) < SPREAD_FACTOR * np.trace(ml_cov):
+        # A single peak the grid barely resolves: its spread is mostly quantisation.
+        return point, ml_cov, False
+    lam, vec = np.linalg.eigh(spread - ml_cov)
+    return point, ml_cov + (vec * np.clip(lam, 0.0, None)) @ vec.T, bool(use_mean)
 
 
 def _bearing_extra(brg):

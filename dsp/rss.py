@@ -149,25 +149,42 @@ def robust_sigma(r):
     return 1.4826 * float(np.median(np.abs(r - np.median(r)))) if len(r) else 0.0
 
 
-def fit_corr_m(x_m, y_m, resid_db, sigma_db):
-    """Correlation distance (m) maximising the AR(1) likelihood of residuals along the walk.
+def fit_corr_m(x_m, y_m, resid_db, sigma_db, max_lag=80):
+    """Correlation distance (m) of residuals along the walk, from a robust variogram.
 
-    Residuals are clipped at 3 sigma first so that outliers do not pass for
-    decorrelation.  Returns 0.0 when independence fits best.
+    Pairs of readings up to ``max_lag`` steps apart are binned by distance h;
+    each bin's semivariance is the Cressie-Hawkins estimate
+    ``(mean |r_i - r_j|^(1/2))^4 / (0.914 + 0.988 / N_h) / 2``, which one
+    outlier cannot inflate (an outlier looks like decorrelation to a plain
+    AR(1) fit and pulls the distance toward zero).  The model
+    ``gamma(h) = s^2 (1 - exp(-h / D))`` is fitted over candidate D with s^2
+    in closed form, weighted by pair counts.  Returns 0.0 when no
+    correlation beyond the reading spacing is seen.
     """
-    r = np.clip(resid_db, -3.0 * sigma_db, 3.0 * sigma_db)
+    r = np.asarray(resid_db, float)
     n = len(r)
-    if n < 8:
+    if n < 16:
         return 0.0
-    best, best_ll = 0.0, -np.inf
-    for corr_m in CORR_CANDIDATES_M:
-        rho = ar1_rho(x_m, y_m, corr_m)
-        e = whiten(r, rho)
-        # Gaussian AR(1) log-likelihood with the variance profiled out; the whitening's
-        # Jacobian is prod 1 / sqrt(1 - rho^2).
-        ll = -0.5 * n * np.log(np.mean(e * e) + 1e-300) - 0.5 * np.sum(np.log1p(-rho[1:] ** 2))
-        if ll > best_ll:
-            best, best_ll = float(corr_m), ll
+    h_parts, g_parts = [], []
+    for k in range(1, min(max_lag, n - 1) + 1):
+        h_parts.append(np.hypot(x_m[k:] - x_m[:-k], y_m[k:] - y_m[:-k]))
+        g_parts.append(np.sqrt(np.abs(r[k:] - r[:-k])))
+    h, g = np.concatenate(h_parts), np.concatenate(g_parts)
+    edges = np.geomspace(max(np.percentile(h, 1), 0.1), max(h.max(), 1.0), 25)
+    idx = np.digitize(h, edges)
+    count = np.bincount(idx, minlength=len(edges) + 1)
+    keep = count >= 10
+    mean_root = np.bincount(idx, g, minlength=len(edges) + 1)[keep] / count[keep]
+    gamma = mean_root**4 / (0.914 + 0.988 / count[keep]) / 2.0
+    h_bin = np.bincount(idx, h, minlength=len(edges) + 1)[keep] / count[keep]
+    w = count[keep].astype(float)
+    best, best_sse = 0.0, np.sum(w * (gamma - np.sum(w * gamma) / w.sum()) ** 2)
+    for corr_m in CORR_CANDIDATES_M[1:]:
+        shape = 1.0 - np.exp(-h_bin / corr_m)
+        s2 = np.sum(w * shape * gamma) / np.sum(w * shape * shape)
+        sse = np.sum(w * (gamma - s2 * shape) ** 2)
+        if sse < best_sse:
+            best, best_sse = float(corr_m), sse
     return best
 
 
