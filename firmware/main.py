@@ -7,6 +7,7 @@
 import binascii
 import gc
 import json
+import os
 import struct
 import sys
 import time
@@ -75,7 +76,6 @@ def _save(name, data, binary=False):
             f.write(data)
         else:
             json.dump(data, f)
-    import os
     os.rename(tmp, name)
 
 
@@ -324,7 +324,6 @@ class App:
         with open(TASKING_FILE + ".tmp", "wb") as f:
             for p in parts:
                 f.write(p)
-        import os
         os.rename(TASKING_FILE + ".tmp", TASKING_FILE)
         _save(TASKING_STATE_FILE, {"serial": self.tasking_serial,
                                    "digest": binascii.hexlify(self.tasking_digest).decode()})
