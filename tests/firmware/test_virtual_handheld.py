@@ -242,3 +242,21 @@ def test_floor_follows_buttons_and_barometric_height(handheld):
     env.pressure = 101325.0 - 72.06
     r = _meas(dev, lambda r: r["floor"] != 1, timeout_s=4)
     assert r["floor"] == 3
+
+
+def test_schedule_skips_inactive_targets_and_focus_picks_one(handheld):
+    minute = int(time.time() // 60) % 1440
+    off = [[(minute + 120) % 1440, (minute + 180) % 1440]]   # active two hours from now
+    targets = [{"label": "always", "rat": "LTE", "channel": 19575, "uplink_hz": 1747500000,
+                "bandwidth_hz": 5000000},
+               {"label": "nights", "rat": "GSM", "channel": 62, "uplink_hz": 902400000,
+                "bandwidth_hz": 200000, "schedule": off},
+               {"label": "now", "rat": "LTE", "channel": 19675, "uplink_hz": 1757500000,
+                "bandwidth_hz": 5000000, "schedule": [[minute, (minute + 2) % 1440 or 1440]]}]
+    hh, env, dev = _hunting(handheld, targets=targets)
+    seen = {r["target"] for r in dev.collect(1.5, kinds=("MEAS",))}
+    assert seen == {0, 2}
+    assert dev.request(P.SET_MODE, (P.MODE_HUNT, 0, P.GAIN_AUTO, 2))["kind"] == "ACK"
+    dev.collect(0.3)
+    assert {r["target"] for r in dev.collect(1.0, kinds=("MEAS",))} == {2}
+    assert dev.request(P.SET_MODE, (P.MODE_HUNT, 0, P.GAIN_AUTO, 9))["reason"] == P.NAK_BAD_MODE
