@@ -24,6 +24,7 @@ log = logging.getLogger("rfhound.ops.relay")
 # queue during a long gap and keeps paho's 16-bit message ids unique.
 WINDOW = 1000
 META_POLL_S = 1.0
+FINISH_GRACE_S = 2.0
 # PUBACK reason code of a publication the broker's ACL forbids (MQTT 5.0, 3.4.2.1):
 # a configuration mistake, not a gap, so the relay stops and says so.
 NOT_AUTHORIZED = 135
@@ -55,6 +56,7 @@ class Relay:
         self.connected = threading.Event()
         self._acks = queue.SimpleQueue()   # (mid, reason code) from paho's network thread
         self._inflight = {}                # mid -> record id; main thread only
+        self._last_meta = None
         self._fatal = None
         self._closing = False
         self._ever_connected = False
@@ -115,10 +117,27 @@ class Relay:
         self._inflight[info.mid] = record_id
         self.stats["published"] += 1
 
-    def _publish_meta(self, snapshot):
-        meta, tasking = snapshot
-        self._publish(META_RECORD_ID, topics.META_KIND, {"meta": meta, "tasking": tasking},
-                      retain=True)
+    def _publish_meta_if_changed(self):
+        # Metadata is not in the outbox: each run publishes it once at start and
+        # again whenever it changes (tasking set, HELLO's calibration id).
+        snapshot = self.outbox.meta_snapshot()
+        if snapshot != self._last_meta:
+            self._last_meta = snapshot
+            meta, tasking = snapshot
+            self._publish(META_RECORD_ID, topics.META_KIND, {"meta": meta, "tasking": tasking},
+                          retain=True)
+
+    def _finish(self):
+        """Send changed metadata; give in-flight records a moment to be acknowledged.
+
+        Fewer unmarked records means fewer re-sends by the next relay; a record
+        still unacknowledged after the grace period simply stays in the outbox.
+        """
+        self._publish_meta_if_changed()
+        deadline = time.monotonic() + FINISH_GRACE_S
+        while self._inflight and self.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self._drain_acks()
 
     def _drain_acks(self):
         sent = []
@@ -158,7 +177,6 @@ class Relay:
         try:
             after_id = 0
             meta_due = 0.0
-            last_meta = None
             while not stop.is_set():
                 if self._fatal:
                     raise UserError(self._fatal)
@@ -166,10 +184,7 @@ class Relay:
                 now = time.monotonic()
                 if now >= meta_due:
                     meta_due = now + META_POLL_S
-                    snapshot = self.outbox.meta_snapshot()
-                    if snapshot != last_meta:
-                        last_meta = snapshot
-                        self._publish_meta(snapshot)
+                    self._publish_meta_if_changed()
                 records = self.outbox.unsent(after_id, WINDOW - len(self._inflight))
                 for rec in records:
                     self._publish(rec["id"], rec["kind"], rec)
@@ -179,6 +194,7 @@ class Relay:
                 if once and not self._inflight:
                     break
                 stop.wait(self.poll_s)
+            self._finish()
         finally:
             self._drain_acks()
             self._closing = True
@@ -188,3 +204,38 @@ class Relay:
             self.stats["records"], self.stats["sent"] = self.outbox.counts()
             self.outbox.close()
         return dict(self.stats)
+
+
+class BackgroundRelay:
+    """A `Relay` on its own thread, for a program that records and relays at once (the console).
+
+    ``BackgroundRelay(path, config, team).start()`` after the session file exists;
+    ``stop()`` when the hunt ends. ``error`` holds the one-line reason if the relay
+    gave up (refused login, forbidden topic), else None.
+    """
+
+    def __init__(self, session_path, config, team):
+        self.relay = Relay(session_path, config, team)
+        self.error = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rfhound-relay", daemon=True)
+
+    def _run(self):
+        try:
+            self.relay.run(self._stop)
+        except UserError as exc:
+            self.error = str(exc)
+            log.error("%s", exc)
+
+    @property
+    def stats(self):
+        return dict(self.relay.stats)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s=10.0):
+        """Stop publishing; unacknowledged records stay in the outbox for the next relay."""
+        self._stop.set()
+        self._thread.join(timeout_s)

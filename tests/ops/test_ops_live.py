@@ -266,3 +266,37 @@ def test_a_topic_the_acl_forbids_is_refused_and_stays_unsent(tmp_path, kit):
     assert marked == 0
     assert not (tmp_path / "archive" / "south").exists()
     assert kit.session_records(tmp_path / "archive" / "north" / f"{sid}.sqlite") == kit.session_records(path)
+
+
+def test_background_relay_follows_a_session_recorded_in_the_same_process(broker, tmp_path, kit):
+    from host.ops.relay import BackgroundRelay
+
+    path = tmp_path / "north.sqlite"
+    centre = OpsCentre(kit.config_for(broker, "ops"), tmp_path / "archive").start(timeout_s=10)
+    try:
+        with SessionWriter(str(path), tasking=kit.taskings["north"]) as writer:
+            relay = BackgroundRelay(path, kit.config_for(broker, "north"), "north").start()
+            for rec in kit.hunt_records(300, 11):
+                writer.record(rec)
+                time.sleep(0.001)
+        _wait_for(lambda: centre.stats["stored"] >= 300, 30, "the archive")
+        # The tasking was committed after the relay's first metadata snapshot; the
+        # relay sends the changed metadata within its one-second poll.
+        _wait_for(lambda: centre.board.rows(time.time())[0]["targets"], 10, "the tasking")
+        relay.stop()
+    finally:
+        centre.stop()
+    assert relay.error is None and relay.stats["sent"] == 300
+    sid = kit.session_records(path)[0]["session_id"]
+    assert kit.session_records(tmp_path / "archive" / "north" / f"{sid}.sqlite") == kit.session_records(path)
+
+
+def test_background_relay_reports_a_refused_login(broker, tmp_path, kit):
+    from host.ops.relay import BackgroundRelay
+
+    path = tmp_path / "north.sqlite"
+    _record_session(kit, path, "north", 5, 0)
+    relay = BackgroundRelay(path, kit.config_for(broker, "north", "wrong"), "north").start()
+    _wait_for(lambda: relay.error is not None, 10, "the refusal")
+    relay.stop()
+    assert "refused user 'north'" in relay.error
