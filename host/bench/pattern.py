@@ -99,9 +99,14 @@ def azimuth_plan(step_deg, span_deg=360.0, start_deg=0.0):
     return [start_deg + i * step_deg for i in range(count)]
 
 
+def azimuth_key(azimuth_deg):
+    """Results-file key of a turntable stop (centi-degrees)."""
+    return (round(azimuth_deg * 100),)
+
+
 def measure_pattern(rotator, handheld, azimuths_deg, *, freq_hz, isotropic_dbm, gain_db=None,
                     calibration=None, source_azimuth_deg=0.0, n_readings=8, settle_s=0.2,
-                    progress=None):
+                    results=None, progress=None, on_point=None):
     """Step the turntable and measure the gain toward the source at each azimuth.
 
     Parameters
@@ -118,18 +123,28 @@ def measure_pattern(rotator, handheld, azimuths_deg, *, freq_hz, isotropic_dbm, 
         calibrated ``rssi_dbm`` is used.
     source_azimuth_deg : float
         Turntable azimuth that points boresight at the source.
+    results : host.bench.sweep.ResultsFile, optional
+        Every stop is appended as it is measured; stops already there are
+        skipped (resume after an interruption).
+    progress : callable, optional
+        ``progress(total, initial) -> bar`` (tqdm).
+    on_point : callable, optional
+        Called with each new stop's dict after it is on disk.
 
     Returns
     -------
     list of dict
-        ``azimuth_deg`` (reported by the rotator), ``angle_deg`` (source
-        direction clockwise from boresight), ``power_dbm``, ``gain_dbi``.
+        One per stop, earlier runs' included: ``azimuth_deg`` (commanded),
+        ``reached_deg`` (reported by the rotator), ``angle_deg`` (source direction
+        clockwise from boresight), ``power_dbm``, ``gain_dbi``.
     """
+    done = results.done_keys() if results is not None else set()
+    todo = [az for az in azimuths_deg if azimuth_key(az) not in done]
     handheld.tune(freq_hz, gain_db)
-    bar = progress(len(azimuths_deg), 0) if progress else None
+    bar = progress(len(azimuths_deg), len(azimuths_deg) - len(todo)) if progress else None
     out = []
     try:
-        for az in azimuths_deg:
+        for az in todo:
             reached = rotator.move_to(az)
             time.sleep(settle_s)
             recs = handheld.readings(n_readings, after_s=time.time())
@@ -141,15 +156,22 @@ def measure_pattern(rotator, handheld, azimuths_deg, *, freq_hz, isotropic_dbm, 
             else:
                 vals = [x["rssi_dbm"] for x in recs if x["rssi_dbm"] is not None]
                 power = float(np.mean(vals)) if vals else float("nan")
-            out.append({"azimuth_deg": reached,
-                        "angle_deg": (source_azimuth_deg - reached) % 360.0,
-                        "power_dbm": power, "gain_dbi": power - isotropic_dbm})
+            point = {"kind": "point", "key": list(azimuth_key(az)), "azimuth_deg": az,
+                     "reached_deg": reached, "angle_deg": (source_azimuth_deg - reached) % 360.0,
+                     "power_dbm": power, "gain_dbi": power - isotropic_dbm}
+            if results is not None:
+                results.append(point)
+            out.append(point)
             if bar is not None:
                 bar.update(1)
+            if on_point is not None:
+                on_point(point)
     finally:
         if bar is not None:
             bar.close()
         rotator.stop()
+    if results is not None:
+        return [p for p in results.points if p["kind"] == "point"]
     return out
 
 

@@ -82,11 +82,10 @@ class ResultsFile:
     ----------
     path : path-like
     header : dict
-        Describes the run; ``device_id``, ``cable_loss_db`` and ``kind`` must
-        match an existing file's header for it to be resumed.
+        Describes the setup (``kind``, device, instruments, cable loss...); every
+        key must match an existing file's header for the file to be resumed.
+        Point lines carry a ``key`` (list) naming the setting they measured.
     """
-
-    MATCH = ("kind", "device_id", "cable_loss_db", "generator")
 
     def __init__(self, path, header):
         self.path = os.fspath(path)
@@ -112,7 +111,7 @@ class ResultsFile:
         if old.get("format") != FORMAT:
             raise ResumeError(f"{self.path}:1: not a bench results file ({FORMAT}); "
                               "give another --results path")
-        for key in self.MATCH:
+        for key in self.header:
             if old.get(key) != self.header.get(key):
                 raise ResumeError(
                     f"{self.path}:1: {key} is {old.get(key)!r} there but {self.header.get(key)!r} "
@@ -130,8 +129,8 @@ class ResultsFile:
                 fh.truncate(len(good))
 
     def done_keys(self):
-        return {(round(p["freq_hz"]), round(p["input_dbm"] * 100))
-                for p in self.points if p["kind"] == "point"}
+        """Keys (tuples) of the points already measured."""
+        return {tuple(p["key"]) for p in self.points if p["kind"] == "point"}
 
     def append(self, *lines):
         """Append result dicts (``kind`` "point" or "temp") durably."""
@@ -162,7 +161,7 @@ def measure_point(generator, handheld, point, *, cable_loss_db, n_readings, sett
     recs = handheld.readings(n_readings, after_s=after_s)
     r = reading_db([rec["raw_rssi"] for rec in recs], [rec["gain_db"] for rec in recs])
     return {
-        "kind": "point", "band": point.band, "freq_hz": point.freq_hz, "input_dbm": point.input_dbm,
+        "kind": "point", "key": list(point.key), "band": point.band, "freq_hz": point.freq_hz, "input_dbm": point.input_dbm,
         "generator_dbm": point.input_dbm + cable_loss_db,
         "reading_db": float(np.mean(r)), "reading_std_db": float(np.std(r)),
         "n": len(recs), "gain_db": recs[-1]["gain_db"],

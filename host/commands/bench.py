@@ -74,6 +74,9 @@ def add_arguments(parser):
     p.add_argument("--calibration", default=None, metavar="JSON",
                    help="calibration file to convert readings on the host "
                         "(default: the handheld's own)")
+    p.add_argument("--results", default=None, metavar="JSONL",
+                   help="results file; an existing one is resumed "
+                        "(default pattern-<device>-<MHz>.jsonl)")
     p.add_argument("--out", required=True, metavar="CSV",
                    help="pattern file, e.g. hardware/antennas/<id>.csv (merged per frequency)")
 
@@ -398,7 +401,7 @@ def _verify(args):
 def _pattern(args):
     import contextlib
 
-    from host.bench import calfile, pattern
+    from host.bench import calfile, pattern, sweep
     from host.errors import UserError
 
     if args.isotropic_dbm is not None:
@@ -432,11 +435,17 @@ def _pattern(args):
         print(f"{len(azimuths)} azimuths every {args.step_deg:g} deg at "
               f"{args.freq_hz / 1e6:.1f} MHz "
               f"via rotctld at {rotator.address}")
+        device = "unknown" if handheld.device_id is None else f"{handheld.device_id:08x}"
+        results = sweep.ResultsFile(
+            args.results or f"pattern-{device}-{args.freq_hz / 1e6:.1f}.jsonl",
+            {"kind": "pattern", "device_id": handheld.device_id, "freq_hz": args.freq_hz,
+             "isotropic_dbm": isotropic_dbm, "source_azimuth_deg": args.source_azimuth_deg})
+        print(f"results in {results.path}")
         measured = pattern.measure_pattern(
             rotator, handheld, azimuths, freq_hz=args.freq_hz, isotropic_dbm=isotropic_dbm,
             gain_db=args.gain_db, calibration=calibration,
             source_azimuth_deg=args.source_azimuth_deg, n_readings=args.readings,
-            progress=_progress)
+            results=results, progress=_progress)
         handheld.idle()
     angles, gains, props = pattern.fit_pattern([m["angle_deg"] for m in measured],
                                                [m["gain_dbi"] for m in measured],

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dsp.antenna import load_pattern
-from host.bench import pattern, simbench
+from host.bench import pattern, simbench, sweep
 from host.bench.rotator import Rotctld, angle_diff_deg
 
 FREQ_HZ = 1747.5e6
@@ -38,24 +38,47 @@ def test_too_few_angles_is_refused():
         pattern.fit_pattern([0, 90, 180, 270], [1, 2, 3, 4])
 
 
+class Interrupt(KeyboardInterrupt):
+    """Ctrl-C at a known stop."""
+
+
 def test_measured_pattern_on_the_turntable_recovers_the_true_one(rotctld_port, tmp_path):
-    """13 stops over 0-180 deg (the dummy turns at 6 deg/s: about 35 s)."""
+    """13 stops over 0-180 deg (the dummy turns at 6 deg/s: about 35 s), interrupted after
+    the fourth and resumed."""
     true = load_pattern("lpda-700-2700", freq_hz=FREQ_HZ)
     isotropic_dbm = -55.0
     sensor = Rotctld("127.0.0.1", rotctld_port)
     rotator = Rotctld("127.0.0.1", rotctld_port)
     env = simbench.TurntableEnv(sensor, true.gain, isotropic_dbm)
     env.temperature = 25.0
+    header = {"kind": "pattern", "freq_hz": FREQ_HZ}
+    new = []
+
+    def measure(on_point=None):
+        return pattern.measure_pattern(
+            rotator, handheld, pattern.azimuth_plan(15.0, 180.0), freq_hz=FREQ_HZ,
+            isotropic_dbm=isotropic_dbm, calibration=simbench.true_band_response(),
+            settle_s=0.1, results=sweep.ResultsFile(tmp_path / "p.jsonl", header),
+            on_point=on_point)
+
+    def stop_after_4(point):
+        new.append(point["azimuth_deg"])
+        if len(new) == 4:
+            raise Interrupt
+
     try:
         with simbench.virtual_handheld(env) as handheld:
-            measured = pattern.measure_pattern(
-                rotator, handheld, pattern.azimuth_plan(15.0, 180.0), freq_hz=FREQ_HZ,
-                isotropic_dbm=isotropic_dbm, calibration=simbench.true_band_response(),
-                settle_s=0.1)
+            with pytest.raises(Interrupt):
+                measure(stop_after_4)
+            measured = measure(lambda point: new.append(point["azimuth_deg"]))
     finally:
         rotator.close()
         sensor.close()
-    assert [round(m["angle_deg"]) % 360 for m in measured] == [(-15 * i) % 360 for i in range(13)]
+    assert new == [15.0 * i for i in range(13)]                 # each stop measured once
+    # the rotator counts as arrived within 0.5 deg of the stop
+    assert all(abs(angle_diff_deg(m["angle_deg"], -15.0 * i)) <= 0.5
+               for i, m in enumerate(measured))
+    assert len(measured) == 13
     angles, gains, props = pattern.fit_pattern([m["angle_deg"] for m in measured],
                                                [m["gain_dbi"] for m in measured], symmetric=True)
     out = tmp_path / "handheld-lpda.csv"

@@ -23,7 +23,8 @@ def test_plan_spreads_frequencies_and_shuffles_each_level_set():
 
 
 def _point(freq_hz, input_dbm):
-    return {"kind": "point", "band": "900", "freq_hz": freq_hz, "input_dbm": input_dbm,
+    return {"kind": "point", "key": [round(freq_hz), round(input_dbm * 100)], "band": "900",
+            "freq_hz": freq_hz, "input_dbm": input_dbm,
             "reading_db": -80.0, "time_s": 10.0}
 
 
