@@ -76,15 +76,22 @@ def _run_window(centre):
 
 def run(args):
     from host.errors import UserError
-    from host.ops.options import config_from_args
     from host.ops.centre import OpsCentre
+    from host.ops.options import config_from_args
 
     logging.basicConfig(level=logging.INFO, format="rfhound ops: %(levelname)s: %(message)s")
     config = config_from_args(args)
     if not args.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                   or os.environ.get("QT_QPA_PLATFORM")):
         raise UserError("no display for the ops window: run it on a desktop session, or add --headless")
-    centre = OpsCentre(config, args.archive, client_id=args.client_id)
+    for name in ("every", "connect_timeout"):
+        if not getattr(args, name) > 0:
+            raise UserError(f"--{name.replace('_', '-')} {getattr(args, name):g}: give a number of seconds above 0")
+    try:
+        centre = OpsCentre(config, args.archive, client_id=args.client_id)
+    except OSError as exc:
+        raise UserError(f"--archive {args.archive}: cannot use it as the archive directory "
+                        f"({exc.strerror or exc}); give a writable directory") from None
     centre.start(timeout_s=args.connect_timeout)
     try:
         if args.headless:

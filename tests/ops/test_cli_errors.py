@@ -24,6 +24,20 @@ def test_bad_input_is_one_line_and_exit_2(argv, why):
     assert proc.stderr.startswith(f"rfhound {argv[0]}: error: ")
 
 
+def test_an_archive_path_that_is_a_file_is_refused(tmp_path):
+    archive = tmp_path / "archive"
+    archive.write_text("not a directory")
+    proc = _run("ops", "--broker", "mqtt://127.0.0.1:1", "--archive", archive, "--headless")
+    assert proc.returncode == 2
+    assert "--archive" in proc.stderr and "writable directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--every", "--connect-timeout"])
+def test_non_positive_intervals_are_refused(tmp_path, option):
+    proc = _run("ops", "--broker", "mqtt://127.0.0.1:1", "--archive", tmp_path, "--headless", option, "0")
+    assert proc.returncode == 2 and f"{option} 0: give a number of seconds above 0" in proc.stderr
+
+
 def test_a_foreign_file_is_not_relayed(tmp_path):
     path = tmp_path / "notes.sqlite"
     path.write_bytes(b"not a database at all" * 100)
