@@ -20,7 +20,6 @@ class Hunt:
     targets: list = field(default_factory=list)   # [{"label": str, "imsi": masked str | None}]
     last_fix: tuple | None = None                  # (lat_deg, lon_deg, floor)
     last_heard_s: float = 0.0                      # ops-centre clock at the latest message
-    last_sent_s: float = 0.0                       # relay clock of the newest record sent
     records: int = 0
 
 
@@ -53,7 +52,6 @@ class HuntBoard:
             key = (env.team, env.session_id)
             hunt = self._hunts.setdefault(key, Hunt(env.team, env.session_id))
             hunt.last_heard_s = now_s
-            hunt.last_sent_s = max(hunt.last_sent_s, env.sent_s)
             if env.kind == META_KIND:
                 meta, tasking = env.record.get("meta") or {}, env.record.get("tasking")
                 hunt.area = _area(meta, tasking) or hunt.area
@@ -67,8 +65,11 @@ class HuntBoard:
                 hunt.last_fix = (rec["lat_deg"], rec["lon_deg"], rec.get("floor"))
 
     def rows(self, now_s):
-        """One dict per hunt, sorted by team: team, session_id, area, targets (text),
-        last_fix, link_age_s, records, duplicate (bool)."""
+        """One dict per hunt, sorted by team.
+
+        Keys: team, session_id, area, targets (text), last_fix, link_age_s (since
+        the latest message from the hunt), records (received this run), duplicate.
+        """
         dup = self.duplicates()
         flagged = {h for hunts in dup.values() for h in hunts}
         with self._lock:
