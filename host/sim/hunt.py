@@ -19,8 +19,8 @@ import numpy as np
 import pymap3d
 
 from dsp.bearing import scan_bearing
-from firmware.tasking import FORMAT as TASKING_FORMAT
 from dsp.locate import Grid, estimate_position
+from firmware.tasking import FORMAT as TASKING_FORMAT
 from host.sim.env import make_env
 from host.sim.geometry import polygon_contains
 from host.sim.strategy import STRATEGIES
@@ -42,6 +42,8 @@ MIN_BEARING_SIGMA_DEG = 8.0
 #: at walking pace that is about 8 wavelengths, which averages out fast fading
 #: (Lee's local mean) and keeps the locator's work small.
 BIN_S = 1.0
+#: What the locator raises on data it cannot use (too few readings, singular fits).
+_LOCATOR_ERRORS = (ValueError, np.linalg.LinAlgError)
 
 
 class Hunt:
@@ -89,7 +91,7 @@ class Hunt:
         self.freqs_hz = [t.freq_hz for t in world.targets]
         self._cols = {k: [] for k in ("t_s", "x_m", "y_m", "floor", "rssi_dbm", "heading_deg", "target")}
         self._scans = []
-        self._scan_quiet = []
+        self._scans_done = []
         self.bearings = []
         self.estimate = None
         self.estimates = []
@@ -99,8 +101,7 @@ class Hunt:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._future = None
         self._last_submit_s = -math.inf
-        lat0, lon0, alt0 = world.origin
-        self._origin = (lat0, lon0, alt0)
+        self._origin = world.origin
         x0, x1, y0, y1 = world.extent_m
         self._live_grid = Grid(np.arange(x0, x1, LIVE_CELL_M), np.arange(y0, y1, LIVE_CELL_M))
         self._final_grid = Grid(np.arange(x0, x1, FINAL_CELL_M), np.arange(y0, y1, FINAL_CELL_M))
@@ -133,11 +134,9 @@ class Hunt:
 
     def wait_for_estimate(self):
         """Block until an estimate that includes every reading so far is in."""
-        if self._future is not None:
-            self._take(self._future.result())
+        self._collect()
         self._submit(force=True)
-        if self._future is not None:
-            self._take(self._future.result())
+        self._collect()
 
     def final_estimate(self):
         """The answer: every reading and bearing, on the fine grid.
@@ -147,15 +146,14 @@ class Hunt:
         climb's readings are, and fitting it moved the position more than it
         told about the floor.
         """
-        if self._future is not None:
-            self._take(self._future.result())
+        self._collect()
         job = self._job(self._final_grid)
         self.final = self.estimate
         if job is not None:
             try:
                 self.final = self._run_job(job)[0]
-            except ValueError:
-                pass
+            except _LOCATOR_ERRORS as exc:
+                self.session.event("final estimate failed", error=str(exc))
         return self.final
 
     def likely_building(self, est):
@@ -282,12 +280,12 @@ class Hunt:
         return a
 
     def _finish_scans(self, now):
-        pending = [s for s in self._scans if s not in self._scan_quiet and s[1] + 1.0 < now]
+        pending = [s for s in self._scans if s not in self._scans_done and s[1] + 1.0 < now]
         if not pending:
             return
         a = self._arrays()
         for t0, t1 in pending:
-            self._scan_quiet.append((t0, t1))
+            self._scans_done.append((t0, t1))
             sel = (a["t_s"] >= t0) & (a["t_s"] <= t1) & np.isfinite(a["heading_deg"])
             best = None
             for target, freq in enumerate(self.freqs_hz):
@@ -338,15 +336,22 @@ class Hunt:
 
     def _poll_estimator(self, now):
         if self._future is not None and self._future.done():
-            try:
-                self._take(self._future.result())
-            except ValueError:
-                self._future = None
+            self._collect()
         if self._future is None:
             self._submit()
 
+    def _collect(self):
+        """Wait for the running estimate, if any, and take it."""
+        future, self._future = self._future, None
+        if future is None:
+            return
+        try:
+            self._take(future.result())
+        except _LOCATOR_ERRORS as exc:
+            # Too little or too degenerate data so far: keep the last estimate.
+            self.session.event("estimate failed", error=str(exc))
+
     def _take(self, result):
-        self._future = None
         est, t_s = result
         self.estimate = est
         self.estimates.append((t_s, est))

@@ -8,6 +8,7 @@ stairwell climb and the figures of the summary.
 
 import math
 import os
+import tempfile
 
 import numpy as np
 
@@ -27,6 +28,9 @@ def write_report(path, hunt, result, size=(1400, 860)):
     """Render the report of a finished hunt to ``path`` (PNG). Returns True when written."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        # Qt wants a private runtime directory and complains on stderr without one.
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="rfhound-runtime-")
     from PyQt5.QtCore import QPointF, QRectF, Qt
     from PyQt5.QtGui import QBrush, QColor, QFont, QGuiApplication, QImage, QPainter, QPen, QPolygonF
 

@@ -2,11 +2,12 @@
 
 `SearchOfficer` is the rfhound way: walk the scripted street route with
 rotation scans, then let the locator's estimate (RSS walk plus scan bearings)
-pick the next street spot, and finally climb the stairwell of the building the
-estimate falls in, floor by floor, until the floor readings have peaked.
+pick the next street spot, and finally climb the stairwell of the building that
+holds most of the locator's posterior, floor by floor, until the floor readings
+have peaked.
 `HotterColderOfficer` is how hunts are done today: walk, remember where the
 reading was strongest, go back there, step along the street while it gets
-hotter, then climb the nearest building.
+hotter, listen at the nearest doors, then climb the loudest building.
 
 A strategy is asked for more plan whenever the officer is about to run out of
 it; it appends segments to the `Officer` and says when the hunt is over.
@@ -14,7 +15,7 @@ it; it appends segments to the `Officer` and says when the hunt is over.
 
 import numpy as np
 
-from host.sim.geometry import polygon_contains
+from host.sim.geometry import distance_to_polygon_m, polygon_contains
 from host.sim.officer import bearing_deg, route_polyline, split_polyline
 
 #: An approach that would move the officer less than this is not worth walking (m).
@@ -27,6 +28,10 @@ FLOOR_DROP_DB = 10.0
 MIN_FLOOR_READINGS = 5
 #: Most buildings the search officer climbs.
 MAX_CLIMBS = 2
+#: The hotter/colder officer listens at the doors of this many buildings nearest the
+#: hot spot (the two facing each other across the street, and one more), this long (s).
+DOORS_TO_TRY = 3
+DOOR_DWELL_S = 8.0
 
 
 def floor_levels_dbm(hunt, windows):
@@ -44,6 +49,7 @@ class _Climber:
 
     def __init__(self):
         self.building = None
+        self.aim_m = None
         self.windows = {}
         self.next_floor = 0
         self.finished = False
@@ -56,8 +62,11 @@ class _Climber:
 
     def _dwell(self, officer):
         end = officer.end_state()
-        officer.climb_to(self.next_floor, bearing_deg((end.x_m, end.y_m), self.aim_m))
-        self.windows[self.next_floor] = officer.dwell(officer.spec.floor_dwell_s)
+        aim_deg = bearing_deg((end.x_m, end.y_m), self.aim_m)
+        officer.climb_to(self.next_floor, aim_deg)
+        # Every floor is read with the antenna on the same bearing, so that the
+        # floors differ by the slabs between them and not by where it pointed.
+        self.windows[self.next_floor] = officer.dwell(officer.spec.floor_dwell_s, aim_deg)
         self.next_floor += 1
 
     def step(self, hunt):
@@ -157,7 +166,8 @@ class SearchOfficer:
 
 
 class HotterColderOfficer:
-    """Walk, go back to the hottest spot, follow the street while it gets hotter, climb."""
+    """Walk, go back to the hottest spot, follow the street while it gets hotter, listen at
+    the doors of the buildings around the hot spot, climb the one that sounded loudest."""
 
     name = "hotter-colder"
 
@@ -169,6 +179,8 @@ class HotterColderOfficer:
         self.best_dbm = -np.inf
         self.best_xy = None
         self.probes = 0
+        self.doors = {}
+        self.chosen = None
         self.climber = _Climber()
 
     def _hottest(self, hunt):
@@ -200,29 +212,38 @@ class HotterColderOfficer:
                     if n > 1.0:
                         officer.walk_path([spot + d * min(15.0 / n, 1.0), spot])
                 return False
+            if self.best_xy is None:
+                return True
+            self.phase = "doors"
+            near = sorted(self.world.buildings,
+                          key=lambda b: distance_to_polygon_m(b.footprint_m, *self.best_xy))
+            for b in near[:DOORS_TO_TRY]:
+                officer.walk_to(b.door_m)
+                self.doors[b.id] = officer.dwell(DOOR_DWELL_S, bearing_deg(b.door_m, b.stair_m))
+            return False
+        if self.phase == "doors":
+            levels = {bid: float(np.median(r)) for bid, (t0, t1) in self.doors.items()
+                      if len(r := hunt.readings_between(t0, t1)) >= MIN_FLOOR_READINGS}
+            bid = max(levels, key=levels.get) if levels else next(iter(self.doors))
+            self.chosen = self.world.building(bid)
             self.phase = "climb"
+            self.climber.start(officer, self.chosen, self.chosen.stair_m)
+            return False
         if self.phase == "climb":
-            if self.climber.building is None:
-                if self.best_xy is None:
-                    return True
-                building = self.world.building_at(*self.best_xy)
-                self.climber.start(officer, building, building.stair_m)
-                return False
             return self.climber.step(hunt)
         return True
 
     def answer(self, hunt):
-        if self.best_xy is None:
+        if self.chosen is None:
             return None
-        b = self.world.building_at(*self.best_xy)
         # The officer's answer is "in that building, near the hot spot": the
         # point of the building's footprint closest to the hottest reading.
-        x, y = _closest_point_in(b.footprint_m, self.best_xy)
-        return x, y, self.climber.floor(hunt), b.id
+        x, y = _closest_point_in(self.chosen.footprint_m, self.best_xy)
+        return x, y, self.climber.floor(hunt), self.chosen.id
 
     def climb_windows(self, building_id):
         """Dwell windows of the climb in that building ({} if not climbed)."""
-        if self.climber.building is None or self.climber.building.id != building_id:
+        if self.chosen is None or self.chosen.id != building_id:
             return {}
         return self.climber.windows
 
