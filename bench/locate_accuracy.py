@@ -11,8 +11,9 @@ same data it prints RMSE and median error of:
 * ``plain_ls``  least squares of the log-distance model (x, y, P0, n) on the
   detections, Gaussian and independent, started at the centroid;
 
-and the ratio of our RMSE to the Cramer-Rao bound with the true correlation
-(detected readings, true positions, P0 and n unknown).
+the ratio of our RMSE to the Cramer-Rao bound with the true correlation
+(detected readings, true positions, P0 and n unknown), and how often the
+truth lies inside our 95 % ellipse.
 
 Run: ``.venv/bin/python bench/locate_accuracy.py [--trials N] [--seed S]``.
 """
@@ -113,7 +114,7 @@ def main():
     rng = np.random.default_rng(args.seed)
     names = ("ml", "max_rssi", "centroid", "plain_ls")
     err = {k: [] for k in names}
-    bounds, floor_hits, times, n_read = [], 0, [], []
+    bounds, floor_hits, times, n_read, inside = [], 0, [], [], []
     for _ in range(args.trials):
         s = scenario(rng)
         x, y, p = s["x"], s["y"], s["rssi"]
@@ -125,6 +126,8 @@ def main():
                    "centroid": centroid(x, y, p), "plain_ls": plain_ls(x, y, p)}
         for k in names:
             err[k].append(np.hypot(guesses[k][0] - s["truth"][0], guesses[k][1] - s["truth"][1]))
+        d = np.array([est.x_m - s["truth"][0], est.y_m - s["truth"][1]])
+        inside.append(d @ np.linalg.solve(est.cov_m2, d) <= -2.0 * np.log(0.05))
         bounds.append(np.trace(s["bound"]))
         floor_hits += est.floor == s["floor"]
     crb_rmse = float(np.sqrt(np.mean(bounds)))
@@ -141,6 +144,7 @@ def main():
           f"(target <= 1.25)")
     print(f"ml median / centroid median = {np.median(err['ml']) / np.median(err['centroid']):.2f} "
           f"(target <= 0.5)")
+    print(f"truth inside our 95 % ellipse: {np.mean(inside):.0%} of walks")
     print(f"floor right (street walk only, 6 floors possible): {floor_hits}/{args.trials}; "
           f"ml time per estimate {np.median(times) * 1e3:.0f} ms median")
 

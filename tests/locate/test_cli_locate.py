@@ -103,3 +103,32 @@ def test_too_few_readings(tmp_path, capsys):
                                "y_m": 0.0}])
     assert main(["locate", str(path)]) == 2
     assert "no target has enough readings" in capsys.readouterr().err
+
+
+def test_rotation_scans_become_bearings(tmp_path, capsys, synth):
+    """Two full turns with the LPDA and a short omni walk: the scans pin the position down."""
+    from dsp.antenna import load_pattern
+    lpda = load_pattern("lpda-700-2700")
+    lpda = lpda.at(lpda.freq_hz[len(lpda.freq_hz) // 2])  # the CLI's default row
+    ex, ey = 40.0, 25.0
+    rng = np.random.default_rng(63)
+    rows, t = [], 0.0
+    for sx, sy in ((-30.0, -40.0), (90.0, -35.0)):
+        bearing = np.degrees(np.arctan2(ex - sx, ey - sy))
+        level = float(synth.model_rssi(sx, sy, ex, ey, -25.0, 3.0))
+        for heading in np.arange(0.0, 360.0, 15.0):
+            t += 1.0
+            rows.append({"time_s": t, "target": "S", "x_m": sx, "y_m": sy, "heading_deg": heading,
+                         "antenna": "lpda-700-2700",
+                         "rssi_dbm": level + float(lpda.gain(bearing - heading)) + rng.normal(0, 0.5)})
+    x, y = np.arange(-60.0, 120.0, 6.0), np.full(30, -50.0)
+    for xi, yi in zip(x, y):
+        t += 1.0
+        rows.append({"time_s": t, "target": "S", "x_m": xi, "y_m": yi, "heading_deg": None,
+                     "antenna": "", "rssi_dbm": float(synth.model_rssi(xi, yi, ex, ey, -25.0, 3.0)
+                                                      + rng.normal(0, 4.0))})
+    path = tmp_path / "scans.csv"
+    write_measurements(path, rows)
+    target = run_json(capsys, path)["targets"][0]
+    assert target["n_used"] == 30
+    assert np.hypot(target["x_m"] - ex, target["y_m"] - ey) < 5.0
