@@ -24,9 +24,10 @@ import numpy as np
 from host.bench import response
 
 FORMAT = "rfhound-calibration/1"
-# The generator's level uncertainty when the technician gives none: the order of
-# a lab CW generator's specified absolute level error below -100 dBm (about 1 dB,
-# treated as a rectangular bound, so 1/sqrt(3) at 1 sigma).
+# The generator's level uncertainty when the technician gives none: a cautious
+# bound for a lab CW generator's absolute level error at the low levels of the
+# sweep. It is a +- bound, counted as rectangular (1/sqrt(3) at 1 sigma); the
+# technician enters the data-sheet figure of the actual instrument.
 DEFAULT_GENERATOR_UNCERTAINTY_DB = 1.0
 
 

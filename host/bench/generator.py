@@ -1,10 +1,10 @@
 """CW signal generator driven over SCPI (pyvisa).
 
 The driver takes an open pyvisa resource (hardware injected), speaks only the
-SCPI subset every CW generator understands (``*IDN?``, ``FREQ``, ``POW``,
-``OUTP``, ``SYST:ERR?``) and reads the error queue after every setting, so a
-refused level is reported at the point it was asked for instead of silently
-leaving the previous level on the cable.
+SCPI subset every CW generator understands (``*IDN?``, ``*OPC?``, ``FREQ``,
+``POW``, ``OUTP``, ``SYST:ERR?``) and reads the error queue after every
+setting, so a refused level is reported at the point it was asked for instead
+of silently leaving the previous level on the cable.
 
 Safety: :meth:`SignalGenerator.rf_on` is a context manager that switches the
 RF output on and guarantees it is switched off again on every exit, including
@@ -103,26 +103,25 @@ class SignalGenerator:
                 f"{'; '.join(found)}")
 
     # -- settings ----------------------------------------------------------
-    def set_frequency_hz(self, frequency_hz):
-        """Set the CW frequency (Hz) and check the instrument accepted it."""
-        command = f"FREQ {float(frequency_hz):.0f}"
+    def _set(self, command):
+        # *OPC? returns once the setting has taken effect (synthesizer locked,
+        # attenuator switched), so the level is on the cable when this returns
         with self._lock:
             self._write(command)
+            self._query("*OPC?")
             self.check(command)
+
+    def set_frequency_hz(self, frequency_hz):
+        """Set the CW frequency (Hz) and check the instrument accepted it."""
+        self._set(f"FREQ {float(frequency_hz):.0f}")
 
     def set_level_dbm(self, level_dbm):
         """Set the RF level (dBm at the generator connector) and check it."""
-        command = f"POW {float(level_dbm):.2f}"
-        with self._lock:
-            self._write(command)
-            self.check(command)
+        self._set(f"POW {float(level_dbm):.2f}")
 
     def set_output(self, on):
         """Switch the RF output on or off and check the instrument obeyed."""
-        command = f"OUTP {1 if on else 0}"
-        with self._lock:
-            self._write(command)
-            self.check(command)
+        self._set(f"OUTP {1 if on else 0}")
 
     def state(self):
         """Query frequency, level and output state from the instrument."""

@@ -161,7 +161,8 @@ def measure_point(generator, handheld, point, *, cable_loss_db, n_readings, sett
     recs = handheld.readings(n_readings, after_s=after_s)
     r = reading_db([rec["raw_rssi"] for rec in recs], [rec["gain_db"] for rec in recs])
     return {
-        "kind": "point", "key": list(point.key), "band": point.band, "freq_hz": point.freq_hz, "input_dbm": point.input_dbm,
+        "kind": "point", "key": list(point.key), "band": point.band,
+        "freq_hz": point.freq_hz, "input_dbm": point.input_dbm,
         "generator_dbm": point.input_dbm + cable_loss_db,
         "reading_db": float(np.mean(r)), "reading_std_db": float(np.std(r)),
         "n": len(recs), "gain_db": recs[-1]["gain_db"],

@@ -332,8 +332,9 @@ def _upload_doc(device, handheld, doc, *, force, path):
         raise UserError(f"{path} was made for device {made_for:#010x}, the handheld is "
                         f"{connected:#010x}; use the right file or --force")
     if made_for is not None and connected is None and not force:
-        raise UserError(f"{path} was made for device {made_for:#010x}; the handheld {handheld.name} "
-                        "cannot be checked: replug it (it announces its id at boot) or use --force")
+        raise UserError(f"{path} was made for device {made_for:#010x}; the handheld "
+                        f"{handheld.name} cannot be checked: replug it (it announces its id "
+                        "at boot) or use --force")
     rec = device.upload_calibration(doc)
     if rec["kind"] == "NAK":
         raise UserError(f"handheld {handheld.name} refused {path}: {rec['reason_text']}")
