@@ -229,7 +229,7 @@ class App:
                               1 if self.radio_up and not self.hunter.radio_fault else 0,
                               self.mode, self.fault_flags(now), min(self.outbox.dropped, 65535),
                               self.hunter.active_target & 0xFF, max(-128, min(127, self.pos.floor)),
-                              self.hunter.n_targets))
+                              self.hunter.n_targets, min(self.radio_resets, 255)))
 
     # -- host commands ----------------------------------------------------------------
     def _read_host(self):

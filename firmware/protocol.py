@@ -118,9 +118,10 @@ MESSAGES = {
     HELLO: ("HELLO", "<BBBBIIHB", (
         "fw_major", "fw_minor", "fw_patch", "hw_rev", "device_id", "calibration_id",
         "capabilities", "max_targets"), False),
-    STATUS: ("STATUS", "<HBhBBBBHHBbB", (
+    STATUS: ("STATUS", "<HBhBBBBHHBbBB", (
         "battery_mv", "battery_pct", "temp_cdeg", "gnss_fix", "gnss_sats", "radio_lock",
-        "mode", "fault_flags", "dropped_frames", "active_target", "floor", "n_targets"), False),
+        "mode", "fault_flags", "dropped_frames", "active_target", "floor", "n_targets",
+        "radio_resets"), False),
     MEAS: ("MEAS", "<BBhHbHiiibH", (
         "target", "flags", "rssi_cdbm", "raw_rssi", "gain_db", "heading_cdeg",
         "lat_e7", "lon_e7", "alt_dm", "floor", "dwell_ms"), False),
@@ -280,14 +281,21 @@ class Encoder:
         self.raw = bytearray(MAX_RAW)
         self.out = bytearray(MAX_FRAME)
         self._raw_mv = memoryview(self.raw)
-        # One memoryview per possible body length, made once: slicing in the loop allocates.
-        self._bodies = [self._raw_mv[:k] for k in range(MAX_RAW - CRC_SIZE + 1)]
+        # Slicing a memoryview allocates, so each body length gets its view once, the first
+        # time it is sent; a loop sending the same messages then allocates nothing.
+        self._bodies = {}
 
     def finish(self, msg_type, seq, time_ms, payload_len):
         struct.pack_into(HEADER_FMT, self.raw, 0, VERSION, msg_type, seq & 0xFFFF,
                          time_ms & 0xFFFFFFFF)
         body_len = HEADER_SIZE + payload_len
-        crc = binascii.crc32(self._bodies[body_len]) & 0xFFFFFFFF
+        body = self._bodies.get(body_len)
+        if body is None:
+            body = self._raw_mv[:body_len]
+            self._bodies[body_len] = body
+        # On 32-bit ports a CRC >= 2**30 is a heap integer: the one allocation per frame
+        # that the 64-bit unix port cannot show (docs/firmware.md).
+        crc = binascii.crc32(body) & 0xFFFFFFFF
         struct.pack_into("<I", self.raw, body_len, crc)
         return cobs_encode_into(self.raw, body_len + CRC_SIZE, self.out)
 

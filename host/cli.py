@@ -26,7 +26,9 @@ def build_parser():
         description="rfhound: find hidden SIM-box racks by their uplink power (receive-only).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _command_modules():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        # argparse %-formats help strings: a literal '95 %' must not be read as a format.
+        text = mod.HELP.replace("%", "%%")
+        p = sub.add_parser(mod.NAME, help=text, description=text)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser

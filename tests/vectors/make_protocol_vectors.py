@@ -10,7 +10,7 @@ from pathlib import Path
 
 SPEC = [  # name, type, fixed payload format, fields, tail
     ("HELLO", 0x01, "<BBBBIIHB", [0, 3, 1, 2, 0x52460001, 20261128, 0x007F, 128], b""),
-    ("STATUS", 0x02, "<HBhBBBBHHBbB", [3912, 87, 3150, 1, 9, 1, 1, 0, 0, 4, 2, 12], b""),
+    ("STATUS", 0x02, "<HBhBBBBHHBbBB", [3912, 87, 3150, 1, 9, 1, 1, 0x0002, 0, 4, 2, 12, 1], b""),
     ("MEAS", 0x03, "<BBhHbHiiibH", [5, 0x00, -7350, 412, 40, 27150, 311234567, 1214567890, 123, 3, 50], b""),
     ("MEAS_not_detected", 0x03, "<BBhHbHiiibH", [127, 0x03, -11000, 0, 70, 0xFFFF, -338765432, -585432109, -35, -2, 20], b""),
     ("MARK", 0x04, "<HiiibH", [17, 311234567, 1214567890, 456, 5, 9000], b""),
