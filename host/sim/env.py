@@ -8,7 +8,6 @@ officer's true state, in simulated time kept by a `SimClock`.
 """
 
 import math
-import threading
 import time
 
 import numpy as np
@@ -155,7 +154,6 @@ class SimEnv:
         self.world = scenario.world
         self.officer = officer
         self.clock = clock
-        self._lock = threading.Lock()
         self._lat0, self._lon0, self._alt0 = self.world.origin
 
     def now_s(self):

@@ -66,14 +66,12 @@ class Hunt:
         Simulated seconds per wall-clock second.
     max_sim_s : float
         Give up after this much simulated time.
-    on_update : callable, optional
-        Called as ``on_update(hunt)`` after each new estimate.
     on_record : callable, optional
         Called with each record after it is stored (for a live view).
     """
 
     def __init__(self, world, seed, link_factory, session, *, strategy="search", speed=10.0,
-                 max_sim_s=1800.0, on_update=None, on_record=None):
+                 max_sim_s=1800.0, on_record=None):
         self.world = world
         self.seed = seed
         self.env = make_env(world, seed, speed)
@@ -84,7 +82,6 @@ class Hunt:
         self.session = session
         self.link_factory = link_factory
         self.max_sim_s = max_sim_s
-        self.on_update = on_update
         self.on_record = on_record
         self._stop = threading.Event()
         self.pattern = self.env.scenario.pattern
@@ -359,8 +356,6 @@ class Hunt:
                              "x_m": est.x_m, "y_m": est.y_m, "ellipse": est.ellipse})
         if self.fix is None and self._holds_truth(est):
             self.fix = (t_s, self.officer.walked_m(t_s))
-        if self.on_update is not None:
-            self.on_update(self)
 
     def _holds_truth(self, est):
         if not est.ellipse["semi_major_m"] < FIX_SEMI_MAJOR_M:
