@@ -133,6 +133,8 @@ def channel_band_hz(rat, bandwidth_hz=None, prbs=None):
         the lowest to the highest PRB.
     """
     rat = str(rat).lower()
+    if prbs is not None and rat != "lte":
+        raise ValueError(f"prbs apply to LTE only, not {rat}")
     if rat == "gsm":
         return np.array([-GSM_CHANNEL_HZ / 2, GSM_CHANNEL_HZ / 2])
     if rat == "lte":

@@ -136,6 +136,8 @@ def test_channel_band_hz():
         channel_band_hz("lte", 7e6)
     with pytest.raises(ValueError, match="NR needs bandwidth_hz"):
         channel_band_hz("nr")
+    with pytest.raises(ValueError, match="LTE only"):
+        channel_band_hz("gsm", prbs=[1])
 
 
 @pytest.mark.parametrize("iq, match", [
