@@ -5,13 +5,14 @@ process, one in-process ops centre archiving to SQLite:
 
 1. *Upload*: each team's finished session of M records is sent with ``--once``;
    records/s end to end = all records / (first relay started -> last record archived).
-   Reference, same broker, same run: bare paho QoS 1 publish -> subscribe of the
-   same payloads with no session file, no outbox and no archive.
+   Reference, same broker, in every round just before: bare paho QoS 1 publish ->
+   subscribe of same-size payloads with no session file, no outbox and no archive.
+   Medians over the rounds.
 2. *Live*: each team records R records/s for T s while its relay follows the file;
    latency percentiles of record written -> archived (includes the recorder's
    0.25 s commit interval and the relay's poll) and relay publish -> archived.
 
-Usage: ``python bench/ops_throughput.py [--teams 4] [--records 5000] [--rate 50] [--seconds 10]``
+Usage: ``python bench/ops_throughput.py [--teams 4] [--records 5000] [--rounds 3] [--rate 50] [--seconds 10]``
 """
 
 import argparse
@@ -62,7 +63,7 @@ def wait_until(predicate, timeout_s):
         time.sleep(0.01)
 
 
-def bare_paho(broker, n_messages, payload):
+def bare_paho(broker, n_messages, payload, tag):
     """Messages/s of plain QoS 1 publish -> subscribe through the same broker."""
     got = threading.Event()
     count = [0]
@@ -73,7 +74,7 @@ def bare_paho(broker, n_messages, payload):
             got.set()
 
     def client(name):
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bare-{name}", protocol=mqtt.MQTTv5)
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bare-{tag}-{name}", protocol=mqtt.MQTTv5)
         c.username_pw_set("team0", PASSWORD)
         c.max_inflight_messages_set(100)
         c.connect("127.0.0.1", broker.port)
@@ -82,12 +83,12 @@ def bare_paho(broker, n_messages, payload):
 
     sub = client("sub")
     sub.on_message = on_message
-    sub.subscribe("bare/#", qos=1)
+    sub.subscribe(f"bare/{tag}/#", qos=1)
     time.sleep(0.3)
     pub = client("pub")
     t0 = time.perf_counter()
     for i in range(n_messages):
-        pub.publish(f"bare/{i % 8}", payload, qos=1)
+        pub.publish(f"bare/{tag}/{i % 8}", payload, qos=1)
     got.wait(120)
     rate = count[0] / (time.perf_counter() - t0)
     for c in (pub, sub):
@@ -102,6 +103,7 @@ def main(argv=None):
     parser.add_argument("--records", type=int, default=5000, help="records per team in the upload phase")
     parser.add_argument("--rate", type=float, default=50.0, help="records/s per team in the live phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the live phase")
+    parser.add_argument("--rounds", type=int, default=3, help="upload rounds (median reported)")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="rfhound-ops-bench-"))
@@ -125,26 +127,28 @@ def main(argv=None):
         centre = OpsCentre(BrokerConfig("127.0.0.1", broker.port, username="ops", password=PASSWORD),
                            work / "archive", on_record=on_record).start(timeout_s=10)
 
-        # Phase 1: upload finished sessions.
-        paths = {}
-        payload_bytes = []
-        for team in teams:
-            paths[team] = work / f"{team}-upload.sqlite"
-            with SessionWriter(str(paths[team])) as writer:
-                t0 = time.time()
-                for i in range(args.records):
-                    rec = meas_record(i, rng, t0 + i / 10)
-                    writer.record(rec)
-                    if i < 100:
-                        payload_bytes.append(len(json.dumps(rec)))
+        # Phase 1: upload finished sessions, alternating with the bare reference in
+        # each round so that both see the same machine load.
+        payload_bytes = [len(json.dumps(meas_record(i, rng, 0.0))) + 120 for i in range(100)]
+        payload = b"x" * int(np.mean(payload_bytes))
         total = args.records * len(teams)
-        t_start = time.perf_counter()
-        relays = [start_relay(broker, team, paths[team], pwfile, True, log) for team in teams]
-        wait_until(lambda: len(archived_at) >= total, 600)
-        upload_s = time.perf_counter() - t_start
-        for proc in relays:
-            proc.wait(30)
-        ours = total / upload_s
+        ours, reference = [], []
+        for round_ in range(args.rounds):
+            paths = {}
+            for team in teams:
+                paths[team] = work / f"{team}-upload-{round_}.sqlite"
+                with SessionWriter(str(paths[team])) as writer:
+                    t0 = time.time()
+                    for i in range(args.records):
+                        writer.record(meas_record(i, rng, t0 + i / 10))
+            archived_at.clear()
+            reference.append(bare_paho(broker, total, payload, f"r{round_}"))
+            t_start = time.perf_counter()
+            relays = [start_relay(broker, team, paths[team], pwfile, True, log) for team in teams]
+            wait_until(lambda: len(archived_at) >= total, 600)
+            ours.append(total / (time.perf_counter() - t_start))
+            for proc in relays:
+                proc.wait(30)
 
         # Phase 2: live hunts, the relays following the files as they grow.
         archived_at.clear()
@@ -182,15 +186,16 @@ def main(argv=None):
         wire_ms = 1e3 * (rows[:, 0] - rows[:, 1])
         pub_ms = 1e3 * (rows[:, 1] - rows[:, 2])
 
-        reference = bare_paho(broker, total, b"x" * int(np.mean(payload_bytes) + 120))
         centre.stop()
     log.close()
 
     print(f"ops_throughput: {len(teams)} teams through Mosquitto on 127.0.0.1 ({os.cpu_count()} CPUs)")
-    print(f"  upload    {total} records in {upload_s:.2f} s: {ours:,.0f} records/s end to end "
-          f"(relay processes -> broker -> archive)")
-    print(f"  reference bare paho QoS 1 publish->subscribe, same payload size: {reference:,.0f} messages/s")
-    print(f"  ratio     {ours / reference:.2f} of the bare broker rate")
+    ours_rate, ref_rate = float(np.median(ours)), float(np.median(reference))
+    print(f"  upload    {total} records per round, median of {args.rounds}: {ours_rate:,.0f} records/s "
+          f"end to end (relay processes -> broker -> archive); rounds {', '.join(f'{r:,.0f}' for r in ours)}")
+    print(f"  reference bare paho QoS 1 publish->subscribe, same payload size, same rounds: "
+          f"{ref_rate:,.0f} messages/s")
+    print(f"  ratio     {ours_rate / ref_rate:.2f} of the bare broker rate")
     print(f"  live      {live_total} records at {args.rate:g}/s per team for {args.seconds:g} s")
     print(f"  latency   written->archived p50 {np.percentile(written_ms, 50):.0f} ms, "
           f"p99 {np.percentile(written_ms, 99):.0f} ms")
