@@ -340,14 +340,20 @@ def wideband_power(iq, block_len):
     return p
 
 
-def noise_floor(bin_powers, frames_per_block, *, quantile=0.2):
-    """Noise power per bin from the low part of an averaged periodogram.
+def noise_floor(bin_powers, frames_per_block, *, quantile=0.2, iterations=4):
+    """Noise power per bin of an averaged periodogram with signals in it.
 
     A noise-only bin averaged over K frames is Gamma(K, sigma^2/K)
-    distributed; the ``quantile`` of the bins divided by the same quantile of
-    Gamma(K, 1/K) is an unbiased-in-the-median estimate of sigma^2 that
-    ignores the occupied bins as long as they are fewer than 1 - quantile of
-    the total.
+    distributed.  A first estimate is the ``quantile`` of the bins divided by
+    the same quantile of Gamma(K, 1/K); then, ``iterations`` times, the bins
+    below the 99 % point of the noise distribution are averaged and the mean
+    corrected for that truncation,
+
+        E[X | X < c] = sigma^2 P(Gamma(K+1, 1/K) < g) / P(Gamma(K, 1/K) < g),
+        c = g sigma^2,  g = 99 % point of Gamma(K, 1/K),
+
+    so bins occupied by signals well above the noise drop out even when they
+    are most of the spectrum (the first estimate alone would be biased up).
 
     Parameters
     ----------
@@ -356,6 +362,7 @@ def noise_floor(bin_powers, frames_per_block, *, quantile=0.2):
         (:func:`periodogram_blocks`).
     frames_per_block : int
     quantile : float
+    iterations : int
 
     Returns
     -------
@@ -364,9 +371,16 @@ def noise_floor(bin_powers, frames_per_block, *, quantile=0.2):
         density per Hz.
     """
     p = np.asarray(bin_powers, dtype=float)
-    q = np.quantile(p, quantile, axis=-1)
     k = int(frames_per_block)
-    return q / scipy.stats.gamma.ppf(quantile, k, scale=1.0 / k)
+    est = np.quantile(p, quantile, axis=-1) / scipy.stats.gamma.ppf(quantile, k, scale=1.0 / k)
+    g = scipy.stats.gamma.ppf(0.99, k, scale=1.0 / k)
+    truncated_mean = scipy.stats.gamma.cdf(g, k + 1, scale=1.0 / k) / 0.99
+    for _ in range(int(iterations)):
+        below = p < (g * est)[..., None]
+        count = below.sum(axis=-1)
+        mean = np.where(below, p, 0.0).sum(axis=-1) / np.maximum(count, 1)
+        est = np.where(count > 0, mean / truncated_mean, est)
+    return est
 
 
 def periodogram_blocks(iq, fs, *, nfft=2048, frames_per_block=15, window="hann"):

@@ -81,6 +81,19 @@ def test_noise_floor_estimate_ignores_occupied_bins():
     assert to_db(np.median(per_bin)) == pytest.approx(to_db(sigma2 / 2048), abs=0.1)
 
 
+def test_noise_floor_under_a_channel_filling_most_of_the_band():
+    # An 18 MHz LTE-like signal 20 dB above the floor fills 59 % of the bins.
+    rng = np.random.default_rng(11)
+    n = 2048 * 15 * 8
+    spec = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    spec[np.abs(np.fft.fftfreq(n, 1 / FS)) >= 9e6] = 0.0
+    signal = np.fft.ifft(spec)
+    signal *= np.sqrt(1e-4 / np.mean(np.abs(signal) ** 2))     # 1e-4 over 18 MHz
+    x = (signal + _noise(n, 1e-6, 12)).astype(np.complex64)    # 1e-6 over 30.72 MHz
+    _, bins = periodogram_blocks(x, FS, frames_per_block=15)
+    assert to_db(np.median(noise_floor(bins, 15))) == pytest.approx(to_db(1e-6 / 2048), abs=0.1)
+
+
 def test_to_dbm_formula():
     cal = {"bands": {"1800": {"offset_db": -31.0, "slope": 1.02, "temp_coef_db_per_c": -0.02,
                               "ref_temp_c": 25.0}}}
