@@ -54,6 +54,8 @@ def add_arguments(parser):
     p.add_argument("--out", default=None, metavar="JSON",
                    help="calibration file to write (default calibration-<device>-<date>.json)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random level order")
+    p.add_argument("--plot", default=None, metavar="SVG",
+                   help="also draw readings, fit and residuals per band into this SVG file")
 
     p = sub.add_parser("pattern", help="measure the antenna pattern on a rotctld turntable")
     common(p)
@@ -79,6 +81,8 @@ def add_arguments(parser):
                         "(default pattern-<device>-<MHz>.jsonl)")
     p.add_argument("--out", required=True, metavar="CSV",
                    help="pattern file, e.g. hardware/antennas/<id>.csv (merged per frequency)")
+    p.add_argument("--plot", default=None, metavar="SVG",
+                   help="also draw the measured and fitted pattern (polar) into this SVG file")
 
     p = sub.add_parser("verify", help="check a calibrated handheld at spot levels")
     common(p)
@@ -254,7 +258,8 @@ def _calibrate(args):
             print(f"resumed: {stats['skipped']} points already in {results.path}, "
                   f"{stats['measured']} measured now")
         handheld.idle()
-        fitted = calfile.fit_bands(results.measured_points(), bands,
+        measured = results.measured_points()
+        fitted = calfile.fit_bands(measured, bands,
                                    generator_uncertainty_db=args.generator_uncertainty_db,
                                    cable_uncertainty_db=args.cable_loss_uncertainty_db)
         doc = calfile.build(handheld.device_id, fitted, instruments={
@@ -269,10 +274,23 @@ def _calibrate(args):
     out = args.out or "calibration-{}-{}.json".format(
         device, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d"))
     calfile.save(doc, out)
+    if args.plot:
+        from host.bench import figures
+        _write_text(args.plot, figures.calibration_svg(
+            measured, fitted, title=f"Power calibration, handheld {handheld.name}"))
     _print_fit(fitted, simulated=args.simulated, gain_db=gain_db)
     print(f"calibration {doc['calibration_id']} written to {out}; "
           f"send it with: rfhound bench upload --calibration {out}")
     return 0 if all(b["residual_rms_db"] < 0.5 for b, _, _ in fitted) else 1
+
+
+def _write_text(path, text):
+    from host.errors import UserError
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _report_interrupt(generator, results):
@@ -452,6 +470,11 @@ def _pattern(args):
                                                [m["gain_dbi"] for m in measured],
                                                symmetric=args.symmetric)
     pattern.save_pattern(args.out, args.freq_hz, angles, gains)
+    if args.plot:
+        from host.bench import figures
+        _write_text(args.plot, figures.pattern_svg(
+            angles, gains, measured, true.gain(angles) if args.simulated else None,
+            title=f"Antenna pattern at {args.freq_hz / 1e6:.1f} MHz"))
     print(f"fit order {props['order']}, residual RMS {props['rms_db']:.2f} dB; peak "
           f"{props['peak_gain_dbi']:.2f} dBi at {props['peak_angle_deg']:g} deg; "
           f"back (180 deg) {gains[int(round(180 / (angles[1] - angles[0])))]:.2f} dBi")
