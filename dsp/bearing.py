@@ -85,6 +85,8 @@ def scan_bearing(heading_deg, power_dbm, pattern, *, freq_hz=None, reference_dbm
         not turn with the antenna (omni antenna or the detector's on-minus-off
         power).  A scan is rejected when it changed by more than
         ``max_change_db`` (trend across the scan or spread of the samples).
+        NaN marks a sample where the reference did not detect the target; a
+        scan with fewer than half its samples detected is rejected.
     max_change_db : float
         Threshold for the reference check.
     min_coverage_deg : float
@@ -131,7 +133,11 @@ def scan_bearing(heading_deg, power_dbm, pattern, *, freq_hz=None, reference_dbm
         raise ValueError(f"a rotation scan needs at least 4 samples, got {heading.size}")
     reference = None
     if reference_dbm is not None:
-        reference = _as_1d_float(reference_dbm, "reference_dbm")
+        reference = np.asarray(reference_dbm)
+        if reference.dtype.kind not in "iuf" or reference.ndim != 1:
+            raise ValueError(
+                "reference_dbm must be a 1-D array of real numbers (NaN = not detected)")
+        reference = np.where(np.isfinite(reference), reference, np.nan).astype(float)
         if reference.size != heading.size:
             raise ValueError(
                 f"reference_dbm has {reference.size} samples, heading_deg {heading.size}")
@@ -172,11 +178,16 @@ def scan_bearing(heading_deg, power_dbm, pattern, *, freq_hz=None, reference_dbm
         rejected = (f"scan covers {coverage:.0f} deg of azimuth, "
                     f"need {min_coverage_deg:.0f}: turn a full circle")
     elif reference is not None:
-        idx = np.arange(n, dtype=float)
-        slope, _ = np.polyfit(idx, reference, 1)
-        trend_db = abs(slope) * (n - 1)
-        spread_db = float(np.std(reference))
-        if trend_db > max_change_db or spread_db > max_change_db:
+        seen = np.isfinite(reference)
+        if seen.sum() < max(3, n / 2):
+            rejected = (f"the reference detected the target in only {int(seen.sum())} of {n} "
+                        "samples: repeat the scan")
+        else:
+            idx = np.flatnonzero(seen).astype(float)
+            slope, _ = np.polyfit(idx, reference[seen], 1)
+            trend_db = abs(slope) * (n - 1)
+            spread_db = float(np.std(reference[seen]))
+        if rejected is None and (trend_db > max_change_db or spread_db > max_change_db):
             rejected = (f"target power changed during the scan (reference trend "
                         f"{trend_db:.1f} dB, spread {spread_db:.1f} dB > {max_change_db:g} dB): "
                         "repeat the scan")

@@ -82,6 +82,18 @@ def test_power_change_during_scan_is_rejected():
     assert props["rejected"] is None
 
 
+def test_reference_gaps_are_ignored_but_a_mostly_missing_reference_rejects():
+    rng = np.random.default_rng(4)
+    power = -70.0 + LPDA.gain(200.0 - HEADING_DEG) + rng.normal(0, 1, HEADING_DEG.size)
+    reference = -80.0 + rng.normal(0.0, 1.0, HEADING_DEG.size)
+    reference[::5] = np.nan
+    _, props = scan_bearing(HEADING_DEG, power, LPDA, reference_dbm=reference)
+    assert props["rejected"] is None
+    reference[: 3 * HEADING_DEG.size // 4] = np.nan
+    _, props = scan_bearing(HEADING_DEG, power, LPDA, reference_dbm=reference)
+    assert "detected the target in only" in props["rejected"]
+
+
 def test_partial_turn_is_rejected():
     heading = np.arange(0.0, 180.0, 10.0)
     _, props = scan_bearing(heading, -70.0 + LPDA.gain(90.0 - heading), LPDA)
