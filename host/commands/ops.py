@@ -68,6 +68,8 @@ def _run_window(centre):
             QtWidgets.QMessageBox.critical(window, "rfhound ops", centre.fatal)
             app.quit()
 
+    # The timer also hands control back to Python every second, which is when the
+    # SIGTERM handler above gets to run while Qt's event loop is in charge.
     watchdog = QtCore.QTimer(window)
     watchdog.timeout.connect(check_failed)
     watchdog.start(1000)

@@ -300,3 +300,19 @@ def test_background_relay_reports_a_refused_login(broker, tmp_path, kit):
     _wait_for(lambda: relay.error is not None, 10, "the refusal")
     relay.stop()
     assert "refused user 'north'" in relay.error
+
+
+def test_ops_window_runs_offscreen_and_stops_on_sigterm(broker, tmp_path, kit):
+    # tests/conftest.py sets QT_QPA_PLATFORM=offscreen, which the process inherits.
+    err_path = tmp_path / "ops.err"
+    with open(err_path, "w") as err:
+        ops = kit.rfhound("ops", "--broker", broker.url, "--archive", tmp_path / "archive", "--username", "ops",
+                          "--password-file", kit.password_file(tmp_path, "ops"), stderr=err)
+    try:
+        _wait_for(lambda: "subscribed to rfhound/v1/+/+/+" in err_path.read_text(), 20, "ops to subscribe")
+        time.sleep(0.5)
+    finally:
+        ops.terminate()
+        ops.communicate(timeout=10)
+    assert ops.returncode == 0, err_path.read_text()
+    assert "Traceback" not in err_path.read_text()
