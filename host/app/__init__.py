@@ -97,8 +97,13 @@ def run_console(source=None, *, screenshot=None, **options):
 
     Returns the exit status: 0, or 1 when a requested screenshot could not be written.
     """
+    import sys
+
     from PyQt5.QtWidgets import QApplication
 
+    # The GUI thread shares the GIL with the link and DSP threads: hand it over every
+    # millisecond rather than every 5 so a repaint never waits behind a numpy loop.
+    sys.setswitchinterval(0.001)
     app = QApplication.instance() or QApplication(["rfhound console"])
     app.setOrganizationName("rfhound")
     app.setApplicationName("console")

@@ -33,6 +33,8 @@ MARGIN_FRACTION = 0.5
 MIN_MARGIN_M = 40.0
 #: Cells per axis of the full estimate's grid (it refines off-grid afterwards).
 ESTIMATE_CELLS = 40
+#: Longest share of time the full estimate may run (see ``estimate_interval_s``).
+ESTIMATE_DUTY = 5.0
 #: Decades of posterior density below the peak that the heat map spans.
 HEAT_DECADES = 4.0
 
@@ -49,6 +51,7 @@ class _TargetState:
         self.heat_dirty = False
         self.estimate_dirty = False
         self.last_estimate_s = -np.inf
+        self.estimate_took_s = 0.0
 
 
 class DspWorker(QObject):
@@ -61,7 +64,9 @@ class DspWorker(QObject):
     heat_interval_ms : int
         Least time between two heat-map updates of one target.
     estimate_interval_s : float
-        Least time between the starts of two full estimates of one target.
+        Least time between the starts of two full estimates of one target; it
+        grows to ``ESTIMATE_DUTY`` times the last estimate's duration, so a long
+        walk's estimates take at most a fifth of a core from the window.
     antenna : str
         Antenna pattern id (``hardware/antennas/<id>.csv``) for rotation scans.
 
@@ -80,7 +85,7 @@ class DspWorker(QObject):
     flushed = pyqtSignal()
     failed = pyqtSignal(str)
 
-    def __init__(self, grid_n=128, heat_interval_ms=200, estimate_interval_s=2.0,
+    def __init__(self, grid_n=128, heat_interval_ms=300, estimate_interval_s=2.0,
                  antenna=DEFAULT_ANTENNA):
         super().__init__()
         self.grid_n = int(grid_n)
@@ -206,7 +211,8 @@ class DspWorker(QObject):
         self._running = None
         now = time.monotonic()
         ready = [(st.last_estimate_s, target) for target, st in self._targets.items()
-                 if st.estimate_dirty and now - st.last_estimate_s >= self.estimate_interval_s]
+                 if st.estimate_dirty and now - st.last_estimate_s
+                 >= max(self.estimate_interval_s, ESTIMATE_DUTY * st.estimate_took_s)]
         if ready:
             target = min(ready)[1]
             st = self._targets[target]
@@ -241,6 +247,7 @@ class DspWorker(QObject):
         bearings = tuple(np.array(c) for c in zip(*st.bearings)) if st.bearings else None
 
         def job():
+            t0 = time.monotonic()
             x, y, rssi, floor = arr.T
             kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
             try:
@@ -248,6 +255,8 @@ class DspWorker(QObject):
                                         grid=Grid.around(x, y, cells=ESTIMATE_CELLS), **kwargs)
             except (ValueError, np.linalg.LinAlgError) as exc:
                 return None, f"target {target + 1}: no estimate yet ({exc})"
+            finally:
+                st.estimate_took_s = time.monotonic() - t0
             return EstimateView(est.x_m, est.y_m, est.cov_m2, est.cep50_m, est.n_used,
                                 floor=est.floor, floor_prob=est.floor_prob), None
         return job

@@ -70,6 +70,7 @@ class ConsoleWindow(QMainWindow):
         self._last_refresh = 0.0
         self._rate = []
         self._frames_seen = None
+        self._colours = (None, 0, POWER_RANGE_DBM)
 
         self._build_views()
         self._build_actions()
@@ -417,10 +418,10 @@ class ConsoleWindow(QMainWindow):
         if t is not None:
             if everything or "track" in dirty:
                 m = t.meas
-                lo, hi = colour_range_dbm(m["rssi_dbm"])
+                lo, hi = self._colour_range(t)
                 self.map.show_track(m["x_m"], m["y_m"], m["rssi_dbm"], (lo, hi))
                 self.map.show_legend(f"{t.label}: track colour {lo:.0f} (dark) to {hi:.0f} dBm "
-                                     "(yellow); \u00d7 not heard")
+                                     "(yellow); grey: not heard")
             if everything or "strip" in dirty:
                 self.strip.show_series(t.meas["time_s"], t.meas["rssi_dbm"])
             if everything or "heat" in dirty:
@@ -437,6 +438,15 @@ class ConsoleWindow(QMainWindow):
             self._apply_background()
         self.map.fit()
         self.refreshed.emit()
+
+    def _colour_range(self, t):
+        """The selected target's track colour range, recomputed when its track grew by 10 %."""
+        target, n_at, span = self._colours
+        n = len(t.meas)
+        if target != t.index or n < n_at or n > 1.1 * n_at + 10:
+            span = colour_range_dbm(t.meas["rssi_dbm"])
+            self._colours = (t.index, n, span)
+        return span
 
     # ---------------------------------------------------------------- targets
     def _table_selection(self, *_):

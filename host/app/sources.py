@@ -12,8 +12,8 @@ import time
 
 from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
-#: How often a source thread drains its input and emits one batch.
-TICK_MS = 20
+#: How often a source thread drains its input and emits one batch (bounds the added latency).
+TICK_MS = 10
 #: How often the live source reads the link counters.
 STATS_S = 0.5
 

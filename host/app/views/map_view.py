@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from pyqtgraph.graphicsItems.GraphicsWidgetAnchor import GraphicsWidgetAnchor
 from PyQt5.QtCore import QPointF, QRectF, Qt
 from PyQt5.QtGui import QBrush, QColor, QPainterPath, QPen, QPolygonF, QTransform
-from PyQt5.QtWidgets import QGraphicsPathItem
+from PyQt5.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 #: Fixed power colour scale of the track (dBm); fixed so colours mean the same all hunt.
 POWER_RANGE_DBM = (-120.0, -50.0)
@@ -104,9 +104,16 @@ class MapView(pg.PlotWidget):
         self.path_line = pg.PlotDataItem(pen=pg.mkPen((150, 150, 150), width=1))
         self.path_line.setDownsampling(auto=True, method="peak")
         self.path_line.setClipToView(True)
-        self.track = pg.ScatterPlotItem(size=6, pen=None, pxMode=True)
-        self.undetected = pg.ScatterPlotItem(size=4, pen=pg.mkPen((120, 120, 120)), brush=None,
-                                             symbol="x", pxMode=True)
+        # The track is drawn as round-capped dots, one curve item per colour step: a new
+        # point touches one small curve, where a 10,000-point coloured scatter would
+        # rebuild its whole spot table (tens of ms) on every update.
+        cmap = power_colormap()
+        self.track_steps = [pg.PlotCurveItem(pen=_dot_pen(c, 7), connect="pairs")
+                            for c in cmap.getLookupTable(nPts=POWER_STEPS, mode="qcolor")]
+        self.undetected = pg.PlotCurveItem(pen=_dot_pen(QColor(150, 150, 150), 4), connect="pairs")
+        # Cached as pixmaps: a repaint blits the colour steps that did not change.
+        for item in self.track_steps + [self.undetected]:
+            item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.ellipse = pg.PlotCurveItem(pen=pg.mkPen((200, 0, 0), width=2.5))
         self.estimate = pg.ScatterPlotItem(size=18, symbol="star", pen=pg.mkPen("k"),
                                            brush=pg.mkBrush(230, 0, 0))
@@ -114,13 +121,10 @@ class MapView(pg.PlotWidget):
                                         brush=pg.mkBrush(0, 120, 255))
         self.here = pg.ScatterPlotItem(size=12, symbol="o", pen=pg.mkPen("k", width=2),
                                        brush=pg.mkBrush(255, 255, 255))
-        for item in (self.background, self.heat, self.buildings, self.wedges, self.path_line,
-                     self.undetected, self.track, self.ellipse, self.marks, self.here,
-                     self.estimate):
+        for item in ([self.background, self.heat, self.buildings, self.wedges, self.path_line,
+                      self.undetected] + self.track_steps
+                     + [self.ellipse, self.marks, self.here, self.estimate]):
             plot.addItem(item)
-
-        cmap = power_colormap()
-        self._brushes = [pg.mkBrush(c) for c in cmap.getLookupTable(nPts=POWER_STEPS, mode="qcolor")]
         self.scale = MetreScale()
         self.scale.setParentItem(vb)
         self.north = NorthArrow()
@@ -145,7 +149,8 @@ class MapView(pg.PlotWidget):
 
     def clear_hunt(self):
         """Empty the hunt items (new source or a seek backwards); keep buildings and background."""
-        self.track.setData([], [])
+        for item in self.track_steps:
+            item.setData([], [])
         self.undetected.setData([], [])
         self.path_line.setData([], [])
         self.ellipse.setData([], [])
@@ -157,21 +162,45 @@ class MapView(pg.PlotWidget):
         self.legend.setText("")
         self._extents.pop("track", None)
         self._extents.pop("estimate", None)
+        self._track_n, self._track_range = 0, None
 
     def show_track(self, x_m, y_m, rssi_dbm, range_dbm=POWER_RANGE_DBM):
         """Show one target's measurement places coloured by its power over ``range_dbm``;
-        grey crosses where it was measured but not heard."""
-        ok = np.isfinite(rssi_dbm)
+        grey dots where it was measured but not heard.
+
+        The arrays only ever grow while one target is shown, so only the colour
+        steps that got new points are updated; a new colour range or a shorter
+        series redraws all.
+        """
+        n = len(x_m)
+        start = self._track_n if (range_dbm == self._track_range and n >= self._track_n) else 0
+        if start == 0:
+            self._dots = [[] for _ in range(POWER_STEPS + 1)]
+        nx, ny, nr = x_m[start:], y_m[start:], rssi_dbm[start:]
         lo, hi = range_dbm
-        step = np.clip(((rssi_dbm[ok] - lo) / (hi - lo) * (POWER_STEPS - 1)).astype(int),
-                       0, POWER_STEPS - 1)
-        brushes = [self._brushes[i] for i in step]
-        self.track.setData(x=x_m[ok], y=y_m[ok], brush=brushes)
-        self.undetected.setData(x=x_m[~ok], y=y_m[~ok])
+        ok = np.isfinite(nr)
+        step = np.full(len(nr), POWER_STEPS)
+        step[ok] = np.clip(((nr[ok] - lo) / (hi - lo) * (POWER_STEPS - 1)).astype(int),
+                           0, POWER_STEPS - 1)
+        touched = range(POWER_STEPS + 1) if start == 0 else np.unique(step)
+        for k in touched:
+            sel = step == k
+            if sel.any():
+                self._dots[k].append(np.column_stack([nx[sel], ny[sel]]))
+            pts = np.concatenate(self._dots[k]) if self._dots[k] else np.empty((0, 2))
+            self._dots[k] = [pts]
+            item = self.undetected if k == POWER_STEPS else self.track_steps[k]
+            # each point is a pair of coincident-but-for-a-hair ends: a round-capped dot
+            item.setData(np.repeat(pts[:, 0], 2) + np.tile([0.0, 1e-3], len(pts)),
+                         np.repeat(pts[:, 1], 2))
+        self._track_n, self._track_range = n, range_dbm
         self.path_line.setData(x_m, y_m)
-        if len(x_m):
+        if n:
             self.here.setData([x_m[-1]], [y_m[-1]])
-            self._extents["track"] = (x_m.min(), x_m.max(), y_m.min(), y_m.max())
+            box = self._extents.get("track") if start else None
+            lo_x, hi_x, lo_y, hi_y = box if box else (np.inf, -np.inf, np.inf, -np.inf)
+            self._extents["track"] = (min(lo_x, nx.min()), max(hi_x, nx.max()),
+                                      min(lo_y, ny.min()), max(hi_y, ny.max()))
         else:
             self.here.setData([], [])
             self._extents.pop("track", None)
@@ -244,6 +273,10 @@ class MapView(pg.PlotWidget):
         if box != self._fitted:
             self._fitted = box
             self.getPlotItem().getViewBox().setRange(box, padding=0.08)
+
+
+def _dot_pen(colour, width_px):
+    return pg.mkPen(colour, width=width_px, cosmetic=True, capStyle=Qt.RoundCap)
 
 
 def _heat_lut():
