@@ -65,6 +65,7 @@ def test_status_bar_shows_device_health(replayed):
 
 def test_switch_targets(qtbot, replayed):
     b = replayed.hunt.targets[1]
+    replayed.set_strip_window(600.0)  # longer than the hunt: the strip shows every reading
     replayed.table.selectRow(replayed.table_model.row_of(1))
     qtbot.waitUntil(lambda: replayed.selected == 1)
     replayed.refresh()
@@ -94,10 +95,10 @@ def test_grab_is_not_blank(replayed, tmp_path):
 
 def test_seek_back_resets_and_replays(qtbot, replayed):
     src = replayed.source
+    src.pause()
+    src.seek(10.0)
+    qtbot.waitUntil(lambda: 0 < len(replayed.hunt.targets[0].meas) < 100, timeout=5000)
     with qtbot.waitSignal(replayed.source_finished, timeout=30000):
-        src.seek(10.0)
-        qtbot.waitUntil(lambda: 0 < len(replayed.hunt.targets[0].meas) < 100, timeout=5000)
-        src.set_speed(0.0)
         src.play()
     assert len(replayed.hunt.targets[0].meas) > 600
 
