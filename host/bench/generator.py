@@ -139,8 +139,10 @@ class SignalGenerator:
         included); an error while switching off is raised only if the body
         itself succeeded, so the original exception is never masked.
         """
-        self.set_output(True)
         try:
+            # inside the try: Ctrl-C between "OUTP 1" and its check must still
+            # end with the output off
+            self.set_output(True)
             yield self
         except BaseException:
             with contextlib.suppress(Exception):
