@@ -8,14 +8,17 @@ relay from the outbox. The receiver de-duplicates by ``(session_id, record_id)``
 """
 
 import logging
-import sys
 import queue
+import sys
 import threading
 import time
 
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
 from host.errors import UserError
 from host.ops import envelope, topics
-from host.ops.broker import connect_failure, make_client, refusal_message
+from host.ops.broker import SESSION_EXPIRY_S, connect_failure, make_client, refusal_message
 from host.ops.outbox import META_RECORD_ID, AckWriter, Outbox
 
 log = logging.getLogger("rfhound.ops.relay")
@@ -112,8 +115,14 @@ class Relay:
 
     def _publish(self, record_id, kind, body, retain=False):
         payload = envelope.encode(self.team, self.session_id, record_id, kind, body, time.time())
+        props = None
+        if retain:
+            # A retained message stays on the broker until it expires: one per
+            # session would pile up for ever and reach every new subscriber.
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = SESSION_EXPIRY_S
         info = self.client.publish(topics.record_topic(self.team, self.session_id, kind), payload,
-                                   qos=1, retain=retain)
+                                   qos=1, retain=retain, properties=props)
         self._inflight[info.mid] = record_id
         self.stats["published"] += 1
 
