@@ -33,7 +33,8 @@ class _Panel:
         for t in _nice_ticks(*xlim):
             x = self.px(t)
             out.append(f'<line x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{y0 + h}" stroke="#ddd"/>')
-            out.append(f'<text x="{x:.1f}" y="{y0 + h + 14}" text-anchor="middle" {_FONT}>{t:g}</text>')
+            out.append(f'<text x="{x:.1f}" y="{y0 + h + 14}" text-anchor="middle" {_FONT}>'
+                       f'{t:g}</text>')
         for t in _nice_ticks(*ylim, n=5):
             y = self.py(t)
             out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + w}" y2="{y:.1f}" stroke="#ddd"/>')
@@ -145,18 +146,21 @@ def pattern_svg(angle_deg, gain_dbi, measured=None, true_dbi=None, title="Antenn
         rr = radius * (ring - floor) / (top - floor)
         body.append(f'<circle cx="{cx}" cy="{cy}" r="{rr:.1f}" fill="none" stroke="#ddd"/>')
         lx, ly = xy(15.0, ring)
-        body.append(f'<text x="{lx + 2:.1f}" y="{ly - 2:.1f}" {_FONT} fill="#888">{ring} dBi</text>')
+        body.append(f'<text x="{lx + 2:.1f}" y="{ly - 2:.1f}" {_FONT} fill="#888">'
+                    f'{ring} dBi</text>')
     for spoke in range(0, 360, 30):
         x, y = xy(spoke, top)
         body.append(f'<line x1="{cx}" y1="{cy}" x2="{x:.1f}" y2="{y:.1f}" stroke="#eee"/>')
         tx, ty = xy(spoke, top + (top - floor) * 0.07)
-        body.append(f'<text x="{tx:.1f}" y="{ty + 4:.1f}" text-anchor="middle" {_FONT}>{spoke}</text>')
+        body.append(f'<text x="{tx:.1f}" y="{ty + 4:.1f}" text-anchor="middle" {_FONT}>'
+                    f'{spoke}</text>')
 
     def curve(gains, color, dash=None):
         x, y = xy(np.append(a, a[0]), np.append(gains, gains[0]))
         pts = " ".join(f"{u:.1f},{v:.1f}" for u, v in zip(x, y))
         extra = f' stroke-dasharray="{dash}"' if dash else ""
-        body.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.8"{extra}/>')
+        body.append(f'<polyline points="{pts}" fill="none" stroke="{color}" '
+                    f'stroke-width="1.8"{extra}/>')
 
     legend = [("fitted", _COLORS[0])]
     if true_dbi is not None:

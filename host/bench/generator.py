@@ -46,6 +46,8 @@ class SignalGenerator:
     ----------
     resource : pyvisa.resources.MessageBasedResource
         Open resource; its read/write terminations are set to LF here.
+    address : str, optional
+        The VISA address it was opened with, for error messages.
 
     Notes
     -----
@@ -53,21 +55,37 @@ class SignalGenerator:
     the simulated bench cable) may query :meth:`state` during a sweep.
     """
 
-    def __init__(self, resource):
+    def __init__(self, resource, address=None):
         self._res = resource
+        self.address = address or getattr(resource, "resource_name", "?")
         self._res.read_termination = "\n"
         self._res.write_termination = "\n"
         self._lock = threading.RLock()
         self._identity = None
 
     # -- raw SCPI ---------------------------------------------------------
+    def _io_error(self, command, exc):
+        return InstrumentError(f"signal generator at {self.address} did not take {command!r} "
+                               f"({exc}); check it is on, its address and the cable")
+
     def _write(self, command):
+        import pyvisa
         with self._lock:
-            self._res.write(command)
+            try:
+                self._res.write(command)
+            except (pyvisa.errors.VisaIOError, OSError) as exc:
+                raise self._io_error(command, exc) from None
 
     def _query(self, command):
+        import pyvisa
         with self._lock:
-            return self._res.query(command).strip()
+            try:
+                answer = self._res.query(command).strip()
+            except (pyvisa.errors.VisaIOError, OSError) as exc:
+                raise self._io_error(command, exc) from None
+        if not answer:
+            raise self._io_error(command, "empty answer")
+        return answer
 
     # -- identity and errors ----------------------------------------------
     def identity(self):
@@ -189,4 +207,10 @@ def open_generator(address=None, *, simulated=False):
             f"cannot open signal generator at {address}: {exc}; "
             "check the address (rfhound bench ... --generator) and the LAN/USB cable") from None
     resource.timeout = 5000
-    return SignalGenerator(resource)
+    generator = SignalGenerator(resource, address)
+    try:
+        generator.identity()     # something that answers SCPI is at the address
+    except InstrumentError:
+        resource.close()
+        raise
+    return generator

@@ -51,3 +51,11 @@ def test_close_switches_the_output_off(generator):
         assert again.state().output_on is False
     finally:
         again.close()
+
+
+@pytest.mark.filterwarnings("ignore:read string doesn't end with termination characters")
+def test_nothing_answering_at_the_address_is_one_line():
+    from host.bench.generator import open_generator
+    with pytest.raises(InstrumentError, match=r"signal generator at TCPIP::192\.0\.2\.99::inst0"
+                                              r"::INSTR did not take '\*IDN\?' \(empty answer\)"):
+        open_generator("TCPIP::192.0.2.99::inst0::INSTR", simulated=True)
