@@ -39,7 +39,7 @@ SCREENSHOT_TIMEOUT_S = 120.0
 
 
 def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, background=None,
-                record=None, antenna=None, grid_n=128, size=(1400, 880), settings=None):
+                record=None, antenna=None, grid_n=256, size=(1400, 880), settings=None):
     """Build and show a ``ConsoleWindow`` on the running QApplication; return it."""
     from host.app.main_window import ConsoleWindow
 

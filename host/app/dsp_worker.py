@@ -10,9 +10,13 @@ points and completed rotation scans by (queued) signal.  Two speeds:
   at most every ``estimate_interval_s`` per target, so it never holds up the
   heat map.
 
-The heat map is the log posterior relative to its peak, mapped linearly from
-``HEAT_DECADES`` decades below the peak (0) to the peak (1), so the view can use
-fixed levels (0, 1) and a sharp posterior still shows its tails.
+The heat map is the live log-likelihood relative to its peak, mapped linearly
+from ``HEAT_DECADES`` decades below the peak (0) to the peak (1), so the view can
+use fixed levels (0, 1).  The live model takes readings as independent, but
+shadowing is correlated over about ``HEAT_CORR_M``: a slow walk's hundreds of
+readings hold far fewer independent ones, and the untempered map would shrink
+to a few cells long before the position is that certain.  The log-likelihood is
+therefore scaled by n_eff / n, with n_eff = walked distance / ``HEAT_CORR_M``.
 """
 
 import concurrent.futures
@@ -29,7 +33,7 @@ from host.app.model import EstimateView
 #: Fewest detections before a heat map or an estimate is attempted.
 MIN_DETECTIONS = 8
 #: Heat-map grid margin around the walked area: this fraction of its size, at least MIN_MARGIN_M.
-MARGIN_FRACTION = 0.5
+MARGIN_FRACTION = 0.3
 MIN_MARGIN_M = 40.0
 #: Cells per axis of the full estimate's grid (it refines off-grid afterwards).
 ESTIMATE_CELLS = 40
@@ -37,6 +41,8 @@ ESTIMATE_CELLS = 40
 ESTIMATE_DUTY = 5.0
 #: Decades of posterior density below the peak that the heat map spans.
 HEAT_DECADES = 4.0
+#: Shadowing correlation distance assumed for tempering the heat map (urban, metres).
+HEAT_CORR_M = 10.0
 
 
 class _TargetState:
@@ -45,6 +51,7 @@ class _TargetState:
     def __init__(self):
         self.rows = []
         self.bearings = []
+        self.scan_spans = []
         self.locator = None
         self.inner = None
         self.n_detected = 0
@@ -85,7 +92,7 @@ class DspWorker(QObject):
     flushed = pyqtSignal()
     failed = pyqtSignal(str)
 
-    def __init__(self, grid_n=128, heat_interval_ms=300, estimate_interval_s=2.0,
+    def __init__(self, grid_n=256, heat_interval_ms=300, estimate_interval_s=2.0,
                  antenna=DEFAULT_ANTENNA):
         super().__init__()
         self.grid_n = int(grid_n)
@@ -124,10 +131,10 @@ class DspWorker(QObject):
 
     @pyqtSlot(object)
     def add_points(self, points):
-        """Take ``(target, x_m, y_m, rssi_dbm, floor, alt_m)`` tuples (rssi NaN = not heard)."""
-        for target, x, y, rssi, floor, _alt in points:
+        """Take ``(target, x_m, y_m, rssi_dbm, floor, time_s)`` tuples (rssi NaN = not heard)."""
+        for target, x, y, rssi, floor, time_s in points:
             st = self._targets.setdefault(target, _TargetState())
-            st.rows.append((x, y, rssi, np.nan if floor is None else floor))
+            st.rows.append((x, y, rssi, np.nan if floor is None else floor, time_s))
             st.n_detected += bool(np.isfinite(rssi))
             if st.locator is not None and _inside(st.inner, x, y):
                 st.locator.add(x, y, rssi, floor=floor)
@@ -139,6 +146,11 @@ class DspWorker(QObject):
     def add_scan(self, scan):
         """Estimate the bearing of a copy of one completed ``model.Scan`` and emit it."""
         scan = copy.copy(scan)
+        st = self._targets.setdefault(scan.target, _TargetState())
+        # readings taken while turning carry the antenna pattern, not the distance:
+        # they give the bearing and are left out of the power-distance fit
+        st.scan_spans.append((scan.start_s, scan.time_s))
+        st.estimate_dirty = True
         pattern = self._antenna_pattern()
         if pattern is None:
             scan.rejected = "no antenna pattern"
@@ -160,7 +172,6 @@ class DspWorker(QObject):
                 if scan.rejected is None and np.isfinite(props["sigma_deg"]):
                     scan.bearing_deg = float(bearing)
                     scan.sigma_deg = float(props["sigma_deg"])
-                    st = self._targets.setdefault(scan.target, _TargetState())
                     st.bearings.append((scan.x_m, scan.y_m, scan.bearing_deg, scan.sigma_deg))
                     st.estimate_dirty = True
         self.scan_ready.emit(scan)
@@ -234,21 +245,27 @@ class DspWorker(QObject):
             arr = np.array(st.rows)
             grid, st.inner = _heat_grid(arr[:, 0], arr[:, 1], self.grid_n)
             st.locator = LiveLocator(grid)
-            for x, y, rssi, floor in st.rows:
+            for x, y, rssi, floor, _t in st.rows:
                 st.locator.add(x, y, rssi, floor=None if np.isnan(floor) else floor)
         grid = st.locator.grid
-        self.heat_ready.emit(target, (heat_levels(st.locator.posterior()), _rect(grid)))
+        xy = np.array([r[:2] for r in st.rows])
+        walked_m = float(np.hypot(*np.diff(xy, axis=0).T).sum())
+        temper = min(1.0, max(1.0, walked_m / HEAT_CORR_M) / st.n_detected)
+        ll = st.locator.loglik().reshape(grid.shape) * temper
+        self.heat_ready.emit(target, (heat_levels(ll), _rect(grid)))
 
     def _estimate_job(self, target, st):
         """Return a no-argument callable computing ``(EstimateView or None, error or None)``."""
         if st.n_detected < MIN_DETECTIONS:
             return None
         arr = np.array(st.rows)
+        for t0, t1 in st.scan_spans:
+            arr = arr[(arr[:, 4] < t0) | (arr[:, 4] > t1)]
         bearings = tuple(np.array(c) for c in zip(*st.bearings)) if st.bearings else None
 
         def job():
             t0 = time.monotonic()
-            x, y, rssi, floor = arr.T
+            x, y, rssi, floor, _t = arr.T
             kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
             try:
                 est = estimate_position(x, y, rssi, bearings=bearings,
@@ -299,12 +316,9 @@ def _rect(grid):
             grid.y_m[-1] - grid.y_m[0] + dy)
 
 
-def heat_levels(posterior):
-    """Map a posterior to 0..1: 1 at the peak, 0 at ``HEAT_DECADES`` decades below and lower."""
-    post = np.asarray(posterior, dtype=float)
-    peak = post.max() if post.size else 0.0
-    if not peak > 0:
-        return np.zeros(post.shape, dtype=np.float32)
-    with np.errstate(divide="ignore"):
-        rel = np.log10(post / peak)
+def heat_levels(loglik):
+    """Map a log-likelihood (nats) to 0..1: 1 at the peak, 0 at ``HEAT_DECADES`` decades
+    below it and lower."""
+    ll = np.asarray(loglik, dtype=float)
+    rel = (ll - ll.max()) / np.log(10.0)
     return np.clip(1.0 + rel / HEAT_DECADES, 0.0, 1.0).astype(np.float32)

@@ -15,6 +15,12 @@ class LocalFrame:
         self.lon0_deg = float(lon0_deg)
         self.alt0_m = float(alt0_m)
 
+    @classmethod
+    def through(cls, lat_deg, lon_deg, x_m, y_m):
+        """The frame in which the fix ``(lat_deg, lon_deg)`` lies at ``(x_m, y_m)``."""
+        lat0, lon0, _ = pymap3d.enu2geodetic(-x_m, -y_m, 0.0, lat_deg, lon_deg, 0.0)
+        return cls(float(lat0), float(lon0), 0.0)
+
     def to_xy(self, lat_deg, lon_deg, alt_m=None):
         """Return ``(x_m, y_m)`` east and north of the anchor."""
         e, n, _ = pymap3d.geodetic2enu(lat_deg, lon_deg, self.alt0_m if alt_m is None else alt_m,

@@ -18,6 +18,7 @@ from PyQt5.QtWidgets import (QAction, QActionGroup, QFileDialog, QInputDialog, Q
 from dsp.antenna import DEFAULT_ANTENNA
 from host.app import export, offline_map
 from host.app.dsp_worker import DspWorker
+from host.app.geo import LocalFrame
 from host.app.model import HuntModel
 from host.app.sources import IterableLink, LiveSource, ReplaySource, SourceRunner
 from host.app.views.floor_panel import FloorPanel
@@ -55,7 +56,7 @@ class ConsoleWindow(QMainWindow):
     refreshed = pyqtSignal()
     source_finished = pyqtSignal()
 
-    def __init__(self, grid_n=128, antenna=DEFAULT_ANTENNA, settings=None):
+    def __init__(self, grid_n=256, antenna=DEFAULT_ANTENNA, settings=None):
         super().__init__()
         self.setWindowTitle("rfhound console")
         self.settings = settings or QSettings("rfhound", "console")
@@ -314,11 +315,24 @@ class ConsoleWindow(QMainWindow):
         meta = info.get("meta") or {}
         if meta.get("calibration_id"):
             self.hunt.status.calibration_id = str(meta["calibration_id"])
-        if meta.get("buildings"):
-            self.set_buildings(meta["buildings"])
+        if meta.get("sim_world"):
+            self._use_sim_world(meta["sim_world"])
         self.replay_bar.set_duration(info.get("end_s", 0.0))
         self.table_model.refresh()
         self._mark_dirty("all")
+
+    def _use_sim_world(self, name):
+        """Draw a simulated hunt in its world's frame, with the world's buildings."""
+        from host.errors import UserError
+        from host.sim.world import load_world
+
+        try:
+            world = load_world(name)
+        except UserError as exc:
+            self.show_message(f"simulated world {name}: {exc}; buildings not shown", "info")
+            return
+        self.hunt.frame = LocalFrame(*world.origin)
+        self.set_buildings([b.footprint_m for b in world.buildings])
 
     def _replay_play(self, playing):
         if isinstance(self.source, ReplaySource):

@@ -98,13 +98,14 @@ class Scan:
     holds its reason when the scan gave no bearing.
     """
 
-    def __init__(self, target, x_m, y_m, heading_deg, power_dbm, time_s):
+    def __init__(self, target, x_m, y_m, heading_deg, power_dbm, time_s, start_s=None):
         self.target = target
         self.x_m = x_m
         self.y_m = y_m
         self.heading_deg = np.asarray(heading_deg, dtype=float)
         self.power_dbm = np.asarray(power_dbm, dtype=float)
         self.time_s = time_s
+        self.start_s = time_s if start_s is None else start_s
         self.bearing_deg = None
         self.sigma_deg = None
         self.ambiguous = False
@@ -226,7 +227,7 @@ class HuntModel:
         touched : set of int
             Targets with new measurements.
         points : list of tuple
-            ``(target, x_m, y_m, rssi_dbm, floor, alt_m)`` for the DSP worker;
+            ``(target, x_m, y_m, rssi_dbm, floor, time_s)`` for the DSP worker;
             ``rssi_dbm`` is NaN when measured but not detected.
         scans : list of Scan
             Rotation scans completed by this batch.
@@ -275,12 +276,20 @@ class HuntModel:
             t.scan = scan
             scans.append(scan)
         return (t.index, xy[0], xy[1], np.nan if rssi is None else float(rssi),
-                rec.get("floor"), rec.get("alt_m"))
+                rec.get("floor"), time_s)
 
     def _xy(self, rec):
-        if rec.get("x_m") is not None and rec.get("y_m") is not None:
-            return float(rec["x_m"]), float(rec["y_m"])
         lat, lon = rec.get("lat_deg"), rec.get("lon_deg")
+        if rec.get("position_stale") and lat == 0 and lon == 0:
+            # stale with nothing to be stale from: no fix since power-on, no position
+            lat = lon = None
+        if rec.get("x_m") is not None and rec.get("y_m") is not None:
+            # a source drawing in its own frame (the simulator's world): anchor the
+            # export frame so that this fix lands on its given east/north
+            x, y = float(rec["x_m"]), float(rec["y_m"])
+            if self.frame is None and lat is not None and lon is not None:
+                self.frame = LocalFrame.through(lat, lon, x, y)
+            return x, y
         if lat is None or lon is None:
             return None
         if self.frame is None:
@@ -344,7 +353,7 @@ def _close_scan(t):
         return None
     arr = np.array(rows)
     return Scan(t.index, float(arr[:, 0].mean()), float(arr[:, 1].mean()), arr[:, 2], arr[:, 3],
-                float(arr[-1, 4]))
+                float(arr[-1, 4]), float(arr[0, 4]))
 
 
 def _fix_text(fix):

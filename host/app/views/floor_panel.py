@@ -14,6 +14,7 @@ class FloorPanel(pg.PlotWidget):
         plot.setLabel("left", "floor")
         plot.setLabel("bottom", "probability")
         plot.getViewBox().setMouseEnabled(x=False, y=False)
+        plot.getAxis("left").enableAutoSIPrefix(False)
         plot.setXRange(0.0, 1.0, padding=0.02)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush=(20, 90, 200))
         self.best = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush=(220, 60, 0))
@@ -30,7 +31,7 @@ class FloorPanel(pg.PlotWidget):
             self.best.setOpts(x0=[], y=[], width=[])
             self.caption.setText("no floor estimate")
             self.caption.setPos(1.0, 0.5)
-            plot.getAxis("left").setTicks(None)
+            plot.getAxis("left").setTicks([[]])
             plot.setYRange(-0.5, 0.5, padding=0)
             return
         floors = sorted(floor_prob)

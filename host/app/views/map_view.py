@@ -32,7 +32,8 @@ class MetreScale(pg.ScaleBar):
     """Scale bar that picks a round length (1, 2, 5 x 10^k m) of about a fifth of the view."""
 
     def __init__(self):
-        super().__init__(size=10, width=4, suffix="m", offset=(-20, -30))
+        super().__init__(size=10, width=4, brush=(40, 40, 40), suffix="m", offset=(-20, -30))
+        self.text.setColor((20, 20, 20))
 
     def updateBar(self):
         view = self.parentItem()
