@@ -17,7 +17,7 @@ from dsp.crb import crb_position  # noqa: F401  (part of this module's public AP
 
 #: Cells per axis of the grid built around the data when none is given.
 DEFAULT_GRID_CELLS = 64
-#: Posterior mass around the refined maximum above which it is the answer (see _point_and_spread).
+#: Posterior mass around the refined maximum above which its local covariance stands (_widened).
 PEAK_MASS = 0.9
 #: A peak whose grid spread exceeds its local covariance this much is curved, not quantised.
 SPREAD_FACTOR = 2.0
@@ -148,7 +148,7 @@ def _summary(cov_xy):
 
 def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_dbm=None,
                       bearings=None, grid=None, sigma_db=None, corr_m=None, robust=True,
-                      group=None, tx_floors=None):
+                      group=None, tx_floors=None, whiten=False):
     """Maximum-likelihood emitter position from RSS readings, bearings and floors.
 
     Parameters
@@ -173,6 +173,10 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         default estimated from the data (``corr_m=0`` means independent).
     robust : bool
         Student-t loss instead of Gaussian.
+    whiten : bool
+        Whiten the shadowing as AR(1) along the walk (generalised least
+        squares) instead of working independence.  Either way the covariance
+        and the heat map's width account for the correlation.
     group : array_like of int, optional
         Label of each reading's transmitter: one P0 each, one shared position.
     tx_floors : array_like of int, optional
@@ -243,43 +247,46 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
     # Stage 2: refine with every reading, still independent and Gaussian, to read the residuals.
     m2 = rss.Model(rd, sigma0, 0.0, ones, use_coefs)
     th = rss.profile_grid(m2, np.array([cx1]), np.array([cy1]), hyps[fi], _tx_z(hyps[fi]))[1][0]
-    p2, _ = rss.refine(m2, np.concatenate([[cx1, cy1], th]), hyps[fi], _tx_z(hyps[fi]),
-                       extra, robust=False)
-    raw = rss.residuals(m2, p2, hyps[fi], _tx_z(hyps[fi]), robust=False)[:n_det] * sigma0
+    p2 = rss.refine(m2, np.concatenate([[cx1, cy1], th]), hyps[fi], _tx_z(hyps[fi]),
+                    extra, robust=False)[0]
+    f2, z2 = hyps[fi], _tx_z(hyps[fi])
+    raw = rss.residuals(m2, p2, f2, z2, robust=False)[:n_det] * sigma0
     sigma = sigma_db if sigma_db is not None else max(rss.robust_sigma(raw), rss.MIN_SIGMA_DB)
     corr = corr_m if corr_m is not None else rss.fit_corr_m(det_only.x_m, det_only.y_m, raw, sigma)
-    white = rss.whiten(raw, rss.ar1_rho(det_only.x_m, det_only.y_m, corr)) / sigma
-    weights = rss.student_weights(white) if robust else ones
+    m3r = rss.Model(rd, sigma, corr, ones, use_coefs, whiten=whiten)
+    rows = rss.whiten(raw, rss.ar1_rho(det_only.x_m, det_only.y_m, m3r.whiten_m)) / sigma
+    weights = rss.student_weights(rows) if robust else ones
+    # How much narrower the working likelihood is than the truth allows (correlation).
+    _, temper = rss.m_estimate_covariance(
+        m3r, lambda p: _with_bearings(rss.residuals(m3r, p, f2, z2, robust=False), extra, p),
+        p2, robust)
 
-    # Stage 3: the full model on the grid (the heat map), then the refined maximum.
-    m3 = rss.Model(rd, sigma, corr, weights, use_coefs)
+    # Stage 3: the full model on the grid (the heat map, tempered), then the refined maximum.
+    m3 = rss.Model(rd, sigma, corr, weights, use_coefs, whiten=whiten)
     grids = [rss.profile_grid(m3, cx, cy, f, _tx_z(f)) for f in hyps]
-    ll = np.array([g[0] for g in grids]) + bll
+    ll = temper * np.array([g[0] for g in grids]) + bll
     floor_prob, joint = floors.floor_posterior(ll)
     fi, ci = np.unravel_index(np.argmax(ll), ll.shape)
     start = np.concatenate([[cx[ci], cy[ci]], grids[fi][1][ci]])
-    m3r = rss.Model(rd, sigma, corr, ones, use_coefs)
     f, z = hyps[fi], _tx_z(hyps[fi])
 
     def cost(p):
-        r = rss.residuals(m3r, p, f, z, robust=robust)
-        if extra is not None:
-            r = np.concatenate([r, extra(p, robust)])
+        r = _with_bearings(rss.residuals(m3r, p, f, z, robust=robust), extra, p, robust)
         return float(r @ r)
 
-    params, cov = rss.refine(m3r, start, f, z, extra, robust=robust)
-    if hyps[int(np.argmax(l1.max(axis=1)))] == f:
+    params, cov, _ = rss.refine(m3r, start, f, z, extra, robust=robust)
+    if f2 == f:
         # The earlier fit may sit in a better basin than the grid cell (finer than the grid).
-        alt, alt_cov = rss.refine(m3r, p2, f, z, extra, robust=robust)
+        alt, alt_cov, _ = rss.refine(m3r, p2, f, z, extra, robust=robust)
         if cost(alt) < cost(params) - 1e-9:
             params, cov = alt, alt_cov
     post = joint.sum(axis=0)
-    xy, cov_xy, used_mean = _point_and_spread(params[:2], cov[:2, :2], post, cx, cy, grid)
+    cov_xy, widened = _widened(params[:2], cov[:2, :2], post, cx, cy, grid)
     ell, cep = _summary(cov_xy)
     n_g = rd.n_groups
     p0 = params[2:2 + n_g]
     return Estimate(
-        x_m=float(xy[0]), y_m=float(xy[1]),
+        x_m=float(params[0]), y_m=float(params[1]),
         floor=None if f is None else int(f),
         floor_prob=None if f is None else {int(h): float(p) for h, p in zip(hyps, floor_prob)},
         cov_m2=cov_xy, ellipse=ell, cep50_m=cep, n_used=len(rd.x_m),
@@ -287,35 +294,35 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         posterior=post.reshape(grid.shape), grid=grid,
         sigma_db=float(sigma), corr_m=float(corr),
         floor_loss_db=tuple(float(v) for v in params[2 + n_g:-1]) if use_coefs else None,
-        extra={"n_bearings": 0 if brg is None else len(brg[0]), "ml_xy_m": tuple(params[:2]),
-               "posterior_mean": used_mean})
+        extra={"n_bearings": 0 if brg is None else len(brg[0]), "temper": float(temper),
+               "widened": widened})
 
 
-def _point_and_spread(ml_xy, ml_cov, post, cx, cy, grid):
-    """The refined maximum when the heat map agrees with it, else the heat map's mean.
+def _widened(ml_xy, ml_cov, post, cx, cy, grid):
+    """The local covariance, widened to the heat map's spread about the estimate if wider.
 
-    The refined maximum and its covariance are local: they describe one peak,
-    as if the model were linear there.  When less than `PEAK_MASS` of the
+    The refined maximum and its covariance describe one peak, as if the
+    model were linear there.  When less than `PEAK_MASS` of the (tempered)
     posterior lies within 3 standard deviations (and at least two cells) of
-    it, the evidence is spread over several places; then the posterior mean
-    (the minimum mean-square-error estimate) is the answer.  Either way the
-    covariance is the local one enlarged to the posterior's spread about the
-    answer where that is wider (a curved or split peak: more than
-    `SPREAD_FACTOR` times the local trace), less a cell's quantisation
-    ``cell^2 / 12``.
+    the maximum, or the posterior's second moment about it exceeds
+    `SPREAD_FACTOR` times the local one (a curved or split peak), the
+    covariance grows to that second moment, less a cell's quantisation
+    ``cell^2 / 12``.  The point stays the maximum: the posterior mean would
+    cut the mean-square error of split cases but double the typical error.
     """
     cell = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
     radius = max(3.0 * np.sqrt(max(np.linalg.eigvalsh(ml_cov)[-1], 0.0)), 2.0 * cell)
     near = np.hypot(cx - ml_xy[0], cy - ml_xy[1]) <= radius
-    use_mean = post[near].sum() < PEAK_MASS
-    point = np.array([post @ cx, post @ cy]) if use_mean else np.asarray(ml_xy, float)
-    dev = np.column_stack([cx - point[0], cy - point[1]])
+    dev = np.column_stack([cx - ml_xy[0], cy - ml_xy[1]])
     spread = (dev * post[:, None]).T @ dev - np.eye(2) * cell**2 / 12.0
-    if not use_mean and np.trace(spread) < SPREAD_FACTOR * np.trace(ml_cov):
-        # A single peak the grid barely resolves: its spread is mostly quantisation.
-        return point, ml_cov, False
+    if post[near].sum() >= PEAK_MASS and np.trace(spread) < SPREAD_FACTOR * np.trace(ml_cov):
+        return ml_cov, False
     lam, vec = np.linalg.eigh(spread - ml_cov)
-    return point, ml_cov + (vec * np.clip(lam, 0.0, None)) @ vec.T, bool(use_mean)
+    return ml_cov + (vec * np.clip(lam, 0.0, None)) @ vec.T, True
+
+
+def _with_bearings(r, extra, p, robust=False):
+    return r if extra is None else np.concatenate([r, extra(p, robust)])
 
 
 def _bearing_extra(brg):

@@ -195,9 +195,15 @@ class Model:
     readings: Readings
     sigma_db: float
     corr_m: float
-    weights: np.ndarray  # robust weight of each whitened detected row
+    weights: np.ndarray  # robust weight of each (whitened) detected row
     use_floor_coefs: bool
+    whiten: bool = False
     n_bounds: tuple = N_BOUNDS
+
+    @property
+    def whiten_m(self):
+        """Correlation distance the residuals are whitened with (0: working independence)."""
+        return self.corr_m if self.whiten else 0.0
 
     @property
     def n_theta(self):
@@ -229,7 +235,7 @@ def profile_grid(model, cell_x_m, cell_y_m, tx_floor, tx_z_m):
     det = rd_all.detected
     rd, rc = rd_all.subset(det), rd_all.subset(~det)
     sigma = max(model.sigma_db, MIN_SIGMA_DB)
-    rho = ar1_rho(rd.x_m, rd.y_m, model.corr_m)
+    rho = ar1_rho(rd.x_m, rd.y_m, model.whiten_m)
     sw = np.sqrt(model.weights)
 
     F = whiten(model.fixed_columns(rd, tx_floor).T, rho, sw).T
@@ -288,7 +294,7 @@ def p0_wall(p0_dbm):
 def censored_share(model):
     """Weight of each non-detection: its effective share in a correlated run."""
     rd = model.readings
-    share = effective_share(rd.x_m, rd.y_m, model.corr_m)
+    share = effective_share(rd.x_m, rd.y_m, model.whiten_m)
     return share[~rd.detected]
 
 
@@ -318,7 +324,7 @@ def residuals(model, params, tx_floor, tx_z_m, robust=True):
     x, y, th = params[0], params[1], params[2:]
     mu = model.fixed_columns(rd, tx_floor) @ th[:-1] + th[-1] * propagation.distance_term(
         propagation.distance_m(rd.x_m, rd.y_m, rd.z_m, x, y, tx_z_m))
-    r = whiten(rd.rssi_dbm - mu, ar1_rho(rd.x_m, rd.y_m, model.corr_m)) / sigma
+    r = whiten(rd.rssi_dbm - mu, ar1_rho(rd.x_m, rd.y_m, model.whiten_m)) / sigma
     parts = [student_psi(r) if robust else r]
     if len(rc.x_m):
         mu_c = model.fixed_columns(rc, tx_floor) @ th[:-1] + th[-1] * propagation.distance_term(
@@ -329,10 +335,11 @@ def residuals(model, params, tx_floor, tx_z_m, robust=True):
 
 
 def refine(model, start, tx_floor, tx_z_m, extra=None, robust=True):
-    """Continuous ML from a grid start; returns (params, covariance of params).
+    """Continuous ML from a grid start; returns (params, covariance, temper).
 
     ``extra(params, robust) -> residuals`` appends further independent
-    evidence (bearings).  The covariance is `m_estimate_covariance`.
+    evidence (bearings).  The covariance and the tempering factor are those
+    of `m_estimate_covariance`.
     """
     n_groups = model.readings.n_groups
     lo = np.full(len(start), -np.inf)
@@ -350,7 +357,8 @@ def refine(model, start, tx_floor, tx_z_m, extra=None, robust=True):
 
     res = optimize.least_squares(fun, start, bounds=(lo, hi), method="trf", x_scale="jac",
                                  xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=400)
-    return res.x, m_estimate_covariance(model, lambda p: fun(p, False), res.x, robust)
+    cov, temper = m_estimate_covariance(model, lambda p: fun(p, False), res.x, robust)
+    return res.x, cov, temper
 
 
 def whiten_transpose(u, rho):
@@ -375,16 +383,25 @@ def _correlation_times(x_m, y_m, corr_m, a):
 def m_estimate_covariance(model, fun, params, robust):
     """Covariance of the estimate from the standardised residuals ``fun(params)``.
 
-    The estimator whitens the shadowing as AR(1) along the walk, while the
-    shadowing is a 2-D field: readings on crossing streets correlate too.  So
-    the covariance is the sandwich ``A^-1 M A^-1`` with the bread
-    ``A = G^T G`` of the whitened rows and, for the detected rows, the meat
-    ``M = (T^T G_w)^T R (T^T G_w)``, ``R_ij = exp(-|p_i - p_j| / corr_m)``
-    (``M = A`` when R is exactly AR(1)).  Non-detections and bearings enter
-    both as independent rows.  With the Student-t loss, rows with |r| > 3
-    are left out and the scalar ``c = mean(phi^2) / mean(phi')^2`` of
-    ``phi(r) = r / (1 + r^2 / nu)`` accounts for the loss (c = 1 for least
-    squares).
+    The estimator treats the rows as independent (working independence) or
+    whitens them as AR(1) along the walk, while the shadowing is a 2-D field
+    correlated over ``corr_m``.  So the covariance is the sandwich
+    ``A^-1 M A^-1`` with the bread ``A = G^T G`` of the rows the estimator
+    used and, for the detected rows, the meat ``M = (T^T G_w)^T R (T^T G_w)``,
+    ``R_ij = exp(-|p_i - p_j| / corr_m)``, T the whitening (identity under
+    working independence; ``M = A`` when R is exactly what the estimator
+    assumed).  Non-detections and bearings enter both as independent rows.
+    With the Student-t loss, rows with |r| > 3 are left out and the scalar
+    ``c = mean(phi^2) / mean(phi')^2`` of ``phi(r) = r / (1 + r^2 / nu)``
+    accounts for the loss (c = 1 for least squares).
+
+    Returns
+    -------
+    cov : ndarray
+    temper : float
+        ``tr(A^-1) / tr(cov)`` over (x, y): the factor that scales the
+        working log-likelihood into one as wide as the covariance (the
+        effective sample size share of the readings).
     """
     r = fun(params)
     step = 1e-6 * np.maximum(np.abs(params), 1.0)
@@ -405,8 +422,9 @@ def m_estimate_covariance(model, fun, params, robust):
     rd = model.readings.subset(model.readings.detected)
     if model.corr_m > 0:
         n_det = len(rd.x_m)
-        rho = ar1_rho(rd.x_m, rd.y_m, model.corr_m)
+        rho = ar1_rho(rd.x_m, rd.y_m, model.whiten_m)
         wg = whiten_transpose(g[:n_det], rho)
         meat = wg.T @ _correlation_times(rd.x_m, rd.y_m, model.corr_m, wg) + g[n_det:].T @ g[n_det:]
     a_inv = np.linalg.pinv(bread)
-    return c * a_inv @ meat @ a_inv
+    cov = c * a_inv @ meat @ a_inv
+    return cov, float(np.trace(a_inv[:2, :2]) / max(np.trace(cov[:2, :2]), 1e-300))
