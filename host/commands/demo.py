@@ -151,6 +151,7 @@ def _with_console(world, args, handheld, speed, session_path, report_path):
     """The hunt on a worker thread, shown live in the operator console."""
     import queue
 
+    import pymap3d
     from host.app import make_window
     from host.session import mask_tasking
     from host.sim.hunt import simulate
@@ -178,9 +179,11 @@ def _with_console(world, args, handheld, speed, session_path, report_path):
 
         def put(self, rec):
             view = dict(rec)
-            if rec.get("kind") == "MEAS" and self.hunt is not None and self.hunt._cols["x_m"]:
+            if rec.get("lat_deg") is not None and rec.get("lon_deg") is not None:
                 # The console draws in the world's own frame, as the buildings are.
-                view["x_m"], view["y_m"] = self.hunt._cols["x_m"][-1], self.hunt._cols["y_m"][-1]
+                e, n, _ = pymap3d.geodetic2enu(rec["lat_deg"], rec["lon_deg"], rec.get("alt_m") or 0.0,
+                                               *world.origin)
+                view["x_m"], view["y_m"] = float(e), float(n)
             self.records.put(view)
 
     feed = ConsoleFeed()

@@ -322,6 +322,8 @@ class Hunt:
         return est, job["t_s"]
 
     def _submit(self, force=False):
+        if not self.strategy.uses_locator:
+            return
         now = self.clock.now_s()
         if not force and now - self._last_submit_s < ESTIMATE_EVERY_S:
             return
@@ -381,7 +383,7 @@ class Hunt:
             x, y, floor, building = answer
             est = self.final or self.estimate
             ellipse = None
-            if self.strategy.name == "search" and est is not None:
+            if self.strategy.uses_locator and est is not None:
                 ellipse = {k: round(float(v), 1) for k, v in est.ellipse.items()}
             out["estimate"] = {"x_m": round(float(x), 1), "y_m": round(float(y), 1),
                                "floor": None if floor is None else int(floor),

@@ -97,6 +97,7 @@ class SearchOfficer:
     """
 
     name = "search"
+    uses_locator = True
 
     def __init__(self, world):
         self.world = world
@@ -170,6 +171,7 @@ class HotterColderOfficer:
     the doors of the buildings around the hot spot, climb the one that sounded loudest."""
 
     name = "hotter-colder"
+    uses_locator = False
 
     def __init__(self, world):
         self.world = world
