@@ -253,7 +253,9 @@ class App:
     def _handle(self, frame):
         t = frame.msg_type
         if t == P.PING:
+            # HELLO again, so a host that connects to a running handheld learns its ids.
             self._ack(frame)
+            self.hello()
         elif t == P.TASKING:
             self._tasking_chunk(frame)
         elif t == P.SET_CALIBRATION:

@@ -150,9 +150,11 @@ class Link:
                 self._on_record(frame_to_record(frame, rx_time_s=now))
 
     def _track(self, frame):
-        if frame.msg_type == P.HELLO or (
-                self._last_time_ms is not None and frame.time_ms + 1000 < self._last_time_ms):
-            # HELLO is sent once after boot; a device clock that jumps back also means a reset.
+        boot_hello = frame.msg_type == P.HELLO and frame.seq == 0
+        clock_back = self._last_time_ms is not None and frame.time_ms + 1000 < self._last_time_ms
+        if boot_hello or clock_back:
+            # A device sends HELLO with seq 0 once after boot (later HELLOs answer a PING);
+            # a device clock that jumps back also means a reset.
             if self._last_seq is not None:
                 self.device_resets += 1
             self._last_seq = frame.seq
