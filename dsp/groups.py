@@ -74,7 +74,7 @@ def joint_estimate(parts, **kwargs):
     group = np.concatenate([np.full(len(p["x_m"]), i) for i, p in enumerate(parts)])
     if all(p.get("time_s") is not None for p in parts):
         # SIMs of one rack share the shadowing of each spot: in time order, readings of
-        # different SIMs at one spot are neighbours in the AR(1) chain and whitened as such.
+        # different SIMs at one spot are neighbours, as the whitening (whiten=True) needs.
         order = np.argsort(np.concatenate([np.asarray(p["time_s"], float) for p in parts]),
                            kind="stable")
         cat = {key: v[order] for key, v in cat.items()}

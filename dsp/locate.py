@@ -439,7 +439,13 @@ class LiveLocator:
         p0 -= sy
         p0 *= -1.0 / s1
         if p0.max() > rss.P0_MAX_DBM:
-            ll += rss.p0_wall(p0[:, None])
+            # rss.p0_wall for one group, in place.
+            p0 -= rss.P0_MAX_DBM
+            np.maximum(p0, 0.0, out=p0)
+            p0 *= p0
+            p0 *= -0.5 / rss.P0_WALL_DB**2
+            ll += p0
+            p0 = (sy - n * self._sl) / s1
         if self._n_missed and self.noise_floor_dbm is not None:
             c = np.array([r for r in self._rows if np.isnan(r[2])])
             rc = rss.Readings(c[:, 0], c[:, 1], c[:, 4], c[:, 3], c[:, 2],

@@ -8,26 +8,31 @@ Model of detected reading i for an emitter at (x, y) on floor f (see
 
 with one ``P0`` per group label ``g_i`` (a rack's SIMs share a position but not
 a power), and shadowing ``e`` Gaussian with standard deviation ``sigma`` and
-correlation ``exp(-distance / corr_m)`` between readings (Gudmundson).  Along a
-walk this is an AR(1) process in the distance walked, so the residuals are
-whitened with the bidiagonal transform
+correlation ``exp(-distance / corr_m)`` between readings (Gudmundson).
 
-    e~_0 = e_0,   e~_i = (e_i - rho_i e_{i-1}) / sqrt(1 - rho_i^2),
-    rho_i = exp(-|p_i - p_{i-1}| / corr_m),
-
-after which they are independent.  For fixed (x, y, f) the model is linear in
-theta = (P0..., A, B, n), so theta has the closed form of weighted least
-squares and the profiled log-likelihood on a grid of candidate positions is
+For fixed (x, y, f) the model is linear in theta = (P0..., A, B, n), so theta
+has the closed form of weighted least squares and the profiled log-likelihood
+on a grid of candidate positions is
 
     L(x, y, f) = -RSS(x, y, f) / (2 sigma^2) + sum_c w_c log Phi((nf_c - mu_c) / sigma),
 
 the second sum over the non-detections, each saying the power was below its
-noise floor ``nf_c`` (censoring; ``w_c`` is the effective-sample-size share of
-a non-detection in a correlated run).  Outliers (a co-channel phone, a wrong
+noise floor ``nf_c`` (censoring).  Outliers (a co-channel phone, a wrong
 detection) get Student-t weights, computed from the residuals of a first fit
 (one IRLS step on the grid; the refinement minimises the Student-t loss
 itself).  The grid maximum starts `scipy.optimize.least_squares` over
-(x, y, theta); its Jacobian gives the covariance.
+(x, y, theta).
+
+Correlation: by default the rows are used as if independent (working
+independence) and `m_estimate_covariance` accounts for the correlation with
+a sandwich over the full 2-D field; with ``Model.whiten`` the residuals are
+first whitened as the AR(1) process the field is along a walk,
+
+    e~_0 = e_0,   e~_i = (e_i - rho_i e_{i-1}) / sqrt(1 - rho_i^2),
+    rho_i = exp(-|p_i - p_{i-1}| / corr_m),
+
+(generalised least squares; ``w_c`` is then a non-detection's
+effective-sample-size share).
 """
 
 from dataclasses import dataclass
@@ -51,7 +56,7 @@ P0_WALL_DB = 1.0
 #: Smallest shadowing sigma used (dB): keeps the posterior finite on noise-free data.
 MIN_SIGMA_DB = 1e-3
 _RIDGE = 1e-9
-_CHUNK_ELEMS = 2_000_000
+_CHUNK_ELEMS = 250_000  # (cells x readings) per chunk: 2 MB arrays stay in cache
 
 
 @dataclass

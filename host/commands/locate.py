@@ -6,7 +6,7 @@ import sys
 from host.errors import UserError
 
 NAME = "locate"
-HELP = "estimate each target's position, floor and 95 % ellipse from a measurement CSV"
+HELP = "estimate each target's position, floor and 95-percent ellipse from a measurement CSV"
 
 #: Readings of one rotation scan stay within this distance of its first reading (m).
 SCAN_RADIUS_M = 5.0
