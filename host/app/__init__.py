@@ -118,4 +118,7 @@ def run_console(source=None, *, screenshot=None, **options):
 
         save_when_replayed(window, screenshot, saved)
     app.exec_()
+    from host.app.dsp_worker import shutdown_estimator
+
+    shutdown_estimator()
     return status["code"]

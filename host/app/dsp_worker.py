@@ -6,9 +6,9 @@ points and completed rotation scans by (queued) signal.  Two speeds:
 - the heat map comes from ``dsp.locate.LiveLocator`` (one distance per cell per
   reading), refreshed every ``heat_interval_ms`` for the targets that changed;
 - the full ``dsp.locate.estimate_position`` (position, 95 % ellipse, floors,
-  bearings; seconds for a long walk) runs on a helper thread, one at a time,
-  at most every ``estimate_interval_s`` per target, so it never holds up the
-  heat map.
+  bearings; seconds for a long walk) runs in a separate estimator process, one
+  at a time, at most every ``estimate_interval_s`` per target: it never holds
+  up the heat map, and it never holds the GIL the window needs to repaint.
 
 The heat map is the live log-likelihood relative to its peak, mapped linearly
 from ``HEAT_DECADES`` decades below the peak (0) to the peak (1), so the view can
@@ -21,6 +21,7 @@ therefore scaled by n_eff / n, with n_eff = walked distance / ``HEAT_CORR_M``.
 
 import concurrent.futures
 import copy
+import multiprocessing
 import time
 
 import numpy as np
@@ -103,7 +104,6 @@ class DspWorker(QObject):
         self._freq_hz = {}
         self._targets = {}
         self._timer = None
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rfhound-estimate")
         self._running = None
         self._running_target = None
         self._reported = set()
@@ -122,7 +122,6 @@ class DspWorker(QObject):
         if self._timer is not None:
             self._timer.stop()
         self._generation += 1
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     @pyqtSlot(object)
     def set_target_freqs(self, freq_hz):
@@ -198,7 +197,7 @@ class DspWorker(QObject):
                 st.estimate_dirty = False
                 job = self._estimate_job(target, st)
                 if job is not None:
-                    self._finish(self._generation, target, *job())
+                    self._finish(self._generation, target, _estimator().submit(*job))
         self.flushed.emit()
 
     def _antenna_pattern(self):
@@ -233,9 +232,9 @@ class DspWorker(QObject):
             if job is not None:
                 generation = self._generation
                 self._running_target = target
-                self._running = self._pool.submit(job)
+                self._running = _estimator().submit(*job)
                 self._running.add_done_callback(
-                    lambda fut, g=generation, t=target: self._finish(g, t, *fut.result()))
+                    lambda fut, g=generation, t=target: self._finish(g, t, fut))
 
     def _update_heat(self, target, st):
         st.heat_dirty = False
@@ -255,33 +254,27 @@ class DspWorker(QObject):
         self.heat_ready.emit(target, (heat_levels(ll), _rect(grid)))
 
     def _estimate_job(self, target, st):
-        """Return a no-argument callable computing ``(EstimateView or None, error or None)``."""
+        """Return ``(function, args...)`` for the estimator process, or None if too early."""
         if st.n_detected < MIN_DETECTIONS:
             return None
         arr = np.array(st.rows)
         for t0, t1 in st.scan_spans:
             arr = arr[(arr[:, 4] < t0) | (arr[:, 4] > t1)]
         bearings = tuple(np.array(c) for c in zip(*st.bearings)) if st.bearings else None
+        return estimate_view, arr, bearings, target
 
-        def job():
-            t0 = time.monotonic()
-            x, y, rssi, floor, _t = arr.T
-            kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
-            try:
-                est = estimate_position(x, y, rssi, bearings=bearings,
-                                        grid=Grid.around(x, y, cells=ESTIMATE_CELLS), **kwargs)
-            except (ValueError, np.linalg.LinAlgError) as exc:
-                return None, f"target {target + 1}: no estimate yet ({exc})"
-            finally:
-                st.estimate_took_s = time.monotonic() - t0
-            return EstimateView(est.x_m, est.y_m, est.cov_m2, est.cep50_m, est.n_used,
-                                floor=est.floor, floor_prob=est.floor_prob), None
-        return job
-
-    def _finish(self, generation, target, view, error):
-        # Runs on the helper thread or in flush(); signals cross to the GUI thread queued.
+    def _finish(self, generation, target, future):
+        # Runs on the executor's thread (or in flush); signals cross to the GUI queued.
+        try:
+            view, error, took_s = future.result()
+        except concurrent.futures.process.BrokenProcessPool as exc:
+            self._report("estimator", f"the estimator process stopped ({exc}); estimates "
+                                      "are no longer updated: restart the console")
+            return
         if generation != self._generation:
             return
+        if target in self._targets:
+            self._targets[target].estimate_took_s = took_s
         if view is not None:
             self.estimate_ready.emit(target, view)
         elif error is not None:
@@ -292,6 +285,42 @@ class DspWorker(QObject):
         if key not in self._reported:
             self._reported.add(key)
             self.failed.emit(message)
+
+
+def estimate_view(arr, bearings, target):
+    """Estimator-process entry: ``(EstimateView or None, error line or None, seconds taken)``.
+
+    ``arr`` has columns x_m, y_m, rssi_dbm, floor, time_s.
+    """
+    t0 = time.monotonic()
+    x, y, rssi, floor, _t = arr.T
+    kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
+    try:
+        est = estimate_position(x, y, rssi, bearings=bearings,
+                                grid=Grid.around(x, y, cells=ESTIMATE_CELLS), **kwargs)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return None, f"target {target + 1}: no estimate yet ({exc})", time.monotonic() - t0
+    view = EstimateView(est.x_m, est.y_m, est.cov_m2, est.cep50_m, est.n_used,
+                        floor=est.floor, floor_prob=est.floor_prob)
+    return view, None, time.monotonic() - t0
+
+
+_ESTIMATOR = []
+
+
+def _estimator():
+    """The one estimator process of this program, started on first use and shared by
+    every window (spawned, not forked: the parent runs Qt threads)."""
+    if not _ESTIMATOR:
+        _ESTIMATOR.append(concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")))
+    return _ESTIMATOR[0]
+
+
+def shutdown_estimator():
+    """Stop the estimator process (call once the last window has closed)."""
+    while _ESTIMATOR:
+        _ESTIMATOR.pop().shutdown(wait=True, cancel_futures=True)
 
 
 def _heat_grid(x, y, n):

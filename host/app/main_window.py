@@ -92,9 +92,7 @@ class ConsoleWindow(QMainWindow):
         self.table.setSelectionBehavior(QTableView.SelectRows)
         self.table.setSelectionMode(QTableView.SingleSelection)
         self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(header.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.selectionModel().selectionChanged.connect(self._table_selection)
 
         side = QSplitter(Qt.Vertical)
@@ -704,6 +702,8 @@ class ConsoleWindow(QMainWindow):
         }
         for key, label in self.status_labels.items():
             label.setText(text[key])
+        # fitted here, once a second: fitting on every data change costs a text layout per cell
+        self.table.resizeColumnsToContents()
 
     def closeEvent(self, event):
         self.close_source()

@@ -10,6 +10,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hunt_data  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def estimator_process():
+    """The estimator process is shared by every window; stop it after the last test."""
+    yield
+    from host.app.dsp_worker import shutdown_estimator
+
+    shutdown_estimator()
+
+
 @pytest.fixture(scope="session")
 def session_file(tmp_path_factory):
     """The synthetic hunt recorded with the real SessionWriter (made once per run)."""
