@@ -621,13 +621,32 @@ class ConsoleWindow(QMainWindow):
             self.open_replay(path)
 
     def _start_simulator(self):
+        from host.sim.world import world_names
+
+        names = sorted(world_names())
+        name, ok = QInputDialog.getItem(self, "Simulator", "World:", names, 0, False)
+        if ok and name:
+            self.open_simulator(name)
+
+    def open_simulator(self, world_name, seed=1, speed=4.0, handheld=None):
+        """Watch a simulated hunt in ``world_name`` (it records its own session file)."""
+        from host.app.simulator import SimulatedHunt
+        from host.errors import UserError
+        from host.session import mask_tasking
+        from host.sim.world import load_world
+
         try:
-            from host.app.simulator import simulator_records
-            records = simulator_records()
-        except (ImportError, AttributeError) as exc:
-            self.show_message(f"simulator not available here ({exc}); use rfhound demo")
-            return
-        self.open_records(records, "simulator")
+            world = load_world(world_name)
+        except UserError as exc:
+            self.show_message(f"simulator: {exc}")
+            return None
+        sim = SimulatedHunt(world, seed=seed, speed=speed, handheld=handheld)
+        src = self.open_link(sim, f"simulator {world.name}")
+        self._set_tasking(mask_tasking(sim.tasking()))
+        self.hunt.frame = LocalFrame(*world.origin)
+        self.set_buildings([b.footprint_m for b in world.buildings])
+        self.hunt.status.recording = f"{sim.session_path} (by the simulator)"
+        return src
 
     def _ask_background(self):
         path, _ = QFileDialog.getOpenFileName(self, "Offline map image with world file",

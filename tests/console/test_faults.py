@@ -128,3 +128,14 @@ def test_recording_a_replay_is_refused_with_a_reason(qtbot, window, session_file
     window.open_replay(str(session_file), playing=False)
     assert not window.start_recording(str(tmp_path / "x.sqlite"))
     assert "a replay is already recorded" in window.message.text()
+
+
+def test_simulator_source_shows_the_worlds_targets(qtbot, window):
+    window.open_simulator("corner", speed=50.0, handheld="model")
+    model = window.table_model
+    assert model.rowCount() >= 1 and model.data(model.index(0, 0)).startswith("SIM ")
+    assert "*" in model.data(model.index(0, 1))
+    assert not window.map.buildings.path().isEmpty()
+    qtbot.waitUntil(lambda: sum(len(t.meas) for t in window.hunt.targets.values()) > 20,
+                    timeout=30000)
+    window.close_source()
