@@ -60,7 +60,7 @@ def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, backgro
     elif source is not None:
         window.open_records(iter(source))
     if tasking is not None:
-        window._set_tasking(tasking)
+        window.set_tasking(tasking)
     if record is not None:
         window.start_recording(record)
     window.show()

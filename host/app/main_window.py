@@ -16,6 +16,7 @@ from PyQt5.QtWidgets import (QAction, QActionGroup, QFileDialog, QInputDialog, Q
                              QMainWindow, QSplitter, QTableView, QToolBar, QVBoxLayout, QWidget)
 
 from dsp.antenna import DEFAULT_ANTENNA
+from firmware import protocol
 from host.app import export, offline_map
 from host.app.dsp_worker import DspWorker
 from host.app.geo import LocalFrame
@@ -42,7 +43,7 @@ class ConsoleWindow(QMainWindow):
     ----------
     grid_n : int
         Posterior grid points per axis used by the DSP worker.
-    antenna : str or None
+    antenna : str
         Antenna pattern id for bearings from rotation scans.
     settings : QSettings or None
         Where window state and choices are kept (default: ``rfhound/console``).
@@ -112,6 +113,7 @@ class ConsoleWindow(QMainWindow):
         outer.addWidget(body)
         outer.setSizes([110, 740])
         self.splitter = outer
+        self._replay_info = None
 
         root = QWidget()
         layout = QVBoxLayout(root)
@@ -219,11 +221,15 @@ class ConsoleWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        splits = self.settings.value("splitter")
+        if splits is not None:
+            self.splitter.restoreState(splits)
         window_s = float(self.settings.value("strip_window_s", 300.0))
         self.set_strip_window(window_s)
 
     def _save_settings(self):
         self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.setValue("strip_window_s", self.strip.window_s)
         self.settings.sync()
 
@@ -244,7 +250,7 @@ class ConsoleWindow(QMainWindow):
         """Replay a session file (speed 0 = as fast as possible)."""
         src = ReplaySource(path, speed=speed, playing=playing)
         src.opened.connect(self._on_replay_opened)
-        src.reset.connect(self._reset_hunt)
+        src.reset.connect(self._replay_reset)
         src.position.connect(self.replay_bar.set_position)
         self.replay_bar.set_speed(speed)
         self._open(src, f"replay {os.path.basename(str(path))}")
@@ -303,13 +309,20 @@ class ConsoleWindow(QMainWindow):
         self._frames_seen = None
         self._mark_dirty("all")
 
-    def _set_tasking(self, tasking):
+    def set_tasking(self, tasking):
+        """Name the targets from a (masked) tasking dict and pass their frequencies on."""
         self.hunt.set_tasking(tasking)
         self.dsp_freqs.emit({i: t.freq_hz for i, t in self.hunt.targets.items() if t.freq_hz})
         self.table_model.refresh()
 
+    def _replay_reset(self):
+        """A backwards seek: start the hunt afresh with the session's tasking and world."""
+        self._reset_hunt()
+        self._on_replay_opened(self._replay_info)
+
     def _on_replay_opened(self, info):
-        self._set_tasking(info.get("tasking"))
+        self._replay_info = info
+        self.set_tasking(info.get("tasking"))
         meta = info.get("meta") or {}
         if meta.get("calibration_id"):
             self.hunt.status.calibration_id = str(meta["calibration_id"])
@@ -355,6 +368,8 @@ class ConsoleWindow(QMainWindow):
             if rec.get("kind") == "NAK":
                 self.show_message(f"the handheld refused {_type_name(rec.get('nacked_type'))}: "
                                   f"{rec.get('reason_text', rec.get('reason'))}")
+            elif rec.get("kind") == "ACK" and rec.get("acked_type") == protocol.TASKING:
+                self.show_message("the handheld accepted the tasking", "info")
         self._rate.append((time.monotonic(), len(batch)))
         if points:
             self.dsp_points.emit(points)
@@ -364,7 +379,7 @@ class ConsoleWindow(QMainWindow):
             self.select_target(min(touched))
         if self.selected in touched:
             self._mark_dirty("track", "strip", "scan")
-        if self.hunt.marks.n:
+        if any(rec.get("kind") == "MARK" for rec in batch):
             self._mark_dirty("marks")
         self._mark_dirty("table")
 
@@ -487,8 +502,6 @@ class ConsoleWindow(QMainWindow):
         self.table_model.active = self.selected
         self.table_model.refresh()
         if isinstance(self.source, LiveSource):
-            from firmware import protocol
-
             self.source.send(protocol.SET_MODE, _hunt_mode_fields(self.selected))
             self.statusBar().showMessage(f"asked the handheld to hunt target {self.selected}", 5000)
 
@@ -575,7 +588,7 @@ class ConsoleWindow(QMainWindow):
         except TaskingRejected as exc:
             self.show_message(str(exc))
             return False
-        self._set_tasking(tasking)
+        self.set_tasking(tasking)
         if self.writer is not None:
             self.writer.set_tasking(tasking)
         name = os.path.basename(str(path))
@@ -642,7 +655,7 @@ class ConsoleWindow(QMainWindow):
             return None
         sim = SimulatedHunt(world, seed=seed, speed=speed, handheld=handheld)
         src = self.open_link(sim, f"simulator {world.name}")
-        self._set_tasking(mask_tasking(sim.tasking()))
+        self.set_tasking(mask_tasking(sim.tasking()))
         self.hunt.frame = LocalFrame(*world.origin)
         self.set_buildings([b.footprint_m for b in world.buildings])
         self.hunt.status.recording = f"{sim.session_path} (by the simulator)"
@@ -733,8 +746,6 @@ class ConsoleWindow(QMainWindow):
 
 
 def _type_name(msg_type):
-    from firmware import protocol
-
     spec = protocol.MESSAGES.get(msg_type)
     return spec[0] if spec else f"message type {msg_type}"
 
@@ -757,6 +768,4 @@ def colour_range_dbm(rssi_dbm, step_db=5.0, min_span_db=20.0):
 
 def _hunt_mode_fields(target):
     """SET_MODE fields asking for HUNT on one target (frequency from the tasking, AGC gain)."""
-    from firmware import protocol
-
     return (protocol.MODE_HUNT, 0, protocol.GAIN_AUTO, int(target))

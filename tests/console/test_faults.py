@@ -1,10 +1,10 @@
 """Faults the operator meets: each gives a clear visible line and the window keeps running."""
 
 import os
+import select
 import threading
 import time
 
-import pytest
 
 import hunt_data
 from conftest import replay_to_end
@@ -39,6 +39,38 @@ def _meas_frame(seq, rssi_cdbm):
         int(hunt_data.LAT0_DEG * 1e7) + seq * 10, int(hunt_data.LON0_DEG * 1e7), 350, 0, 50))
 
 
+def _frames_from(qtbot, fd, n, timeout_s=5.0):
+    """Read what the console sent to the handheld side of a pty, as protocol frames."""
+    deframer, frames = protocol.Deframer(), []
+    deadline = time.monotonic() + timeout_s
+    while len(frames) < n and time.monotonic() < deadline:
+        qtbot.wait(20)
+        ready, _, _ = select.select([fd], [], [], 0)
+        if ready:
+            frames += deframer.feed(os.read(fd, 4096))
+    return frames
+
+
+def test_signed_tasking_is_sent_in_chunks_over_the_link(qtbot, window, tmp_path):
+    master, slave = os.openpty()
+    port = os.ttyname(slave)
+    os.close(slave)
+    try:
+        window.open_port(port)
+        qtbot.waitUntil(lambda: window.status_labels["link"].text() == "link: connected",
+                        timeout=5000)
+        path = signed_tasking(tmp_path / "t.rft", KEY)
+        assert window.load_tasking(str(path), key=KEY)
+        blob = path.read_bytes()
+        count = -(-len(blob) // (protocol.MAX_PAYLOAD - 2))
+        frames = _frames_from(qtbot, master, count)
+        assert [f.fields() for f in frames] == [(i, count) for i in range(count)]
+        assert b"".join(bytes(f.tail()) for f in frames) == blob
+        assert "sent to the handheld" in window.message.text()
+    finally:
+        os.close(master)
+
+
 def test_unplugged_port_and_device_refusal_are_reported(qtbot, window):
     master, slave = os.openpty()
     port = os.ttyname(slave)
@@ -52,6 +84,10 @@ def test_unplugged_port_and_device_refusal_are_reported(qtbot, window):
         qtbot.waitUntil(lambda: 0 in window.hunt.targets and len(window.hunt.targets[0].meas) == 20,
                         timeout=5000)
         assert window.table_model.data(window.table_model.index(0, 3)) == "-70.2 dBm"
+        window.activate_selected()
+        sent = _frames_from(qtbot, master, 1)
+        assert [(f.msg_type, f.fields()) for f in sent] == [
+            (protocol.SET_MODE, (protocol.MODE_HUNT, 0, protocol.GAIN_AUTO, 0))]
         os.write(master, protocol.encode(protocol.NAK, 21, 2100,
                                          (protocol.TASKING, 3, protocol.NAK_BAD_SIGNATURE)))
         qtbot.waitUntil(lambda: "refused TASKING" in window.message.text(), timeout=5000)
