@@ -131,8 +131,8 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
         located.append((label, est))
 
     if not located:
-        raise UserError(f"{path}: no target has enough readings to locate (each needs at least "
-                        f"5 detections or 2 rotation scans)")
+        raise UserError(f"{path}: no target has enough readings to locate (5 or more detections "
+                        f"or 2 rotation scans per target; the reasons per target are above)")
     out_groups = []
     members = groups.coincident_groups([[e.x_m, e.y_m] for _, e in located],
                                        [e.cov_m2 for _, e in located])
