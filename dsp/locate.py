@@ -116,9 +116,13 @@ def _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group):
         g = np.zeros(n, dtype=int)
     else:
         g = np.asarray(group)
-        if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer) or np.any(g < 0):
-            raise ValueError("group must be a 1-D array of non-negative integers")
-    rd = rss.Readings(x, y, z, fl, p, nf, g, int(g.max()) + 1 if n else 1).subset(keep)
+        if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer):
+            raise ValueError("group must be a 1-D integer array of the readings' length")
+    # A transmitter never detected has no P0 to estimate: its readings cannot place it.
+    keep &= np.isin(g, g[np.isfinite(p)])
+    labels, g = np.unique(g[keep], return_inverse=True)
+    rd = rss.Readings(x[keep], y[keep], z[keep], fl[keep], p[keep], nf[keep], g.ravel(),
+                      max(len(labels), 1))
     return rd
 
 
@@ -178,7 +182,9 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         squares) instead of working independence.  Either way the covariance
         and the heat map's width account for the correlation.
     group : array_like of int, optional
-        Label of each reading's transmitter: one P0 each, one shared position.
+        Label of each reading's transmitter: one P0 each (``p0_dbm`` in
+        sorted label order; labels never detected are left out), one shared
+        position.
     tx_floors : array_like of int, optional
         Floors the emitter may be on (default `dsp.floors.candidate_floors`).
 

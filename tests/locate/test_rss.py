@@ -143,6 +143,18 @@ def test_p0_per_group_shares_position(synth):
     np.testing.assert_allclose(est.p0_dbm, [-20.0, -31.0], atol=1e-6)
 
 
+def test_group_labels_need_not_be_contiguous(synth):
+    """Labels 2 and 5 are two SIMs; label 9 was never heard and is left out."""
+    x, y = synth.square_walk(100.0, 4.0)
+    p = np.concatenate([synth.model_rssi(x, y, 7.0, 9.0, -20.0, 3.0),
+                        synth.model_rssi(x, y, 7.0, 9.0, -31.0, 3.0), np.full(len(x), np.nan)])
+    est = estimate_position(np.tile(x, 3), np.tile(y, 3), p, group=np.repeat([5, 2, 9], len(x)),
+                            noise_floor_dbm=-120.0)
+    assert np.hypot(est.x_m - 7.0, est.y_m - 9.0) < 1e-6
+    np.testing.assert_allclose(est.p0_dbm, [-31.0, -20.0], atol=1e-6)  # sorted labels 2, 5
+    assert est.n_used == 2 * len(x)
+
+
 def test_live_locator_agrees_with_batch(synth):
     rng = np.random.default_rng(15)
     x, y = synth.square_walk(100.0, 3.0)
