@@ -21,23 +21,20 @@ therefore scaled by n_eff / n, with n_eff = walked distance / ``HEAT_CORR_M``.
 
 import concurrent.futures
 import copy
-import multiprocessing
 import time
 
 import numpy as np
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal, pyqtSlot
 
 from dsp.antenna import DEFAULT_ANTENNA
-from dsp.locate import Grid, LiveLocator, estimate_position
-from host.app.model import EstimateView
+from dsp.locate import Grid, LiveLocator
+from host.app.estimator import EstimatorProcess
 
 #: Fewest detections before a heat map or an estimate is attempted.
 MIN_DETECTIONS = 8
 #: Heat-map grid margin around the walked area: this fraction of its size, at least MIN_MARGIN_M.
 MARGIN_FRACTION = 0.3
 MIN_MARGIN_M = 40.0
-#: Cells per axis of the full estimate's grid (it refines off-grid afterwards).
-ESTIMATE_CELLS = 40
 #: Longest share of time the full estimate may run (see ``estimate_interval_s``).
 ESTIMATE_DUTY = 5.0
 #: Decades of posterior density below the peak that the heat map spans.
@@ -104,6 +101,8 @@ class DspWorker(QObject):
         self._freq_hz = {}
         self._targets = {}
         self._timer = None
+        # one waiting thread: it blocks on the estimator's pipe, not on the GIL
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rfhound-estimate")
         self._running = None
         self._running_target = None
         self._reported = set()
@@ -122,6 +121,7 @@ class DspWorker(QObject):
         if self._timer is not None:
             self._timer.stop()
         self._generation += 1
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     @pyqtSlot(object)
     def set_target_freqs(self, freq_hz):
@@ -197,7 +197,7 @@ class DspWorker(QObject):
                 st.estimate_dirty = False
                 job = self._estimate_job(target, st)
                 if job is not None:
-                    self._finish(self._generation, target, _estimator().submit(*job))
+                    self._finish(self._generation, target, self._pool.submit(*job))
         self.flushed.emit()
 
     def _antenna_pattern(self):
@@ -232,7 +232,7 @@ class DspWorker(QObject):
             if job is not None:
                 generation = self._generation
                 self._running_target = target
-                self._running = _estimator().submit(*job)
+                self._running = self._pool.submit(*job)
                 self._running.add_done_callback(
                     lambda fut, g=generation, t=target: self._finish(g, t, fut))
 
@@ -261,15 +261,14 @@ class DspWorker(QObject):
         for t0, t1 in st.scan_spans:
             arr = arr[(arr[:, 4] < t0) | (arr[:, 4] > t1)]
         bearings = tuple(np.array(c) for c in zip(*st.bearings)) if st.bearings else None
-        return estimate_view, arr, bearings, target
+        return _ESTIMATOR.run, arr, bearings, target
 
     def _finish(self, generation, target, future):
         # Runs on the executor's thread (or in flush); signals cross to the GUI queued.
         try:
             view, error, took_s = future.result()
-        except concurrent.futures.process.BrokenProcessPool as exc:
-            self._report("estimator", f"the estimator process stopped ({exc}); estimates "
-                                      "are no longer updated: restart the console")
+        except OSError as exc:
+            self._report("estimator", f"{exc}; it is restarted with the next estimate")
             return
         if generation != self._generation:
             return
@@ -287,40 +286,13 @@ class DspWorker(QObject):
             self.failed.emit(message)
 
 
-def estimate_view(arr, bearings, target):
-    """Estimator-process entry: ``(EstimateView or None, error line or None, seconds taken)``.
-
-    ``arr`` has columns x_m, y_m, rssi_dbm, floor, time_s.
-    """
-    t0 = time.monotonic()
-    x, y, rssi, floor, _t = arr.T
-    kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
-    try:
-        est = estimate_position(x, y, rssi, bearings=bearings,
-                                grid=Grid.around(x, y, cells=ESTIMATE_CELLS), **kwargs)
-    except (ValueError, np.linalg.LinAlgError) as exc:
-        return None, f"target {target + 1}: no estimate yet ({exc})", time.monotonic() - t0
-    view = EstimateView(est.x_m, est.y_m, est.cov_m2, est.cep50_m, est.n_used,
-                        floor=est.floor, floor_prob=est.floor_prob)
-    return view, None, time.monotonic() - t0
-
-
-_ESTIMATOR = []
-
-
-def _estimator():
-    """The one estimator process of this program, started on first use and shared by
-    every window (spawned, not forked: the parent runs Qt threads)."""
-    if not _ESTIMATOR:
-        _ESTIMATOR.append(concurrent.futures.ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn")))
-    return _ESTIMATOR[0]
+#: The one estimator process of this program, shared by every window.
+_ESTIMATOR = EstimatorProcess()
 
 
 def shutdown_estimator():
     """Stop the estimator process (call once the last window has closed)."""
-    while _ESTIMATOR:
-        _ESTIMATOR.pop().shutdown(wait=True, cancel_futures=True)
+    _ESTIMATOR.close()
 
 
 def _heat_grid(x, y, n):

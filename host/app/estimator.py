@@ -1,0 +1,113 @@
+"""The console's estimator process: ``dsp.locate.estimate_position`` off the window's GIL.
+
+A long walk's full estimate takes seconds of numpy and Python; run in the
+console's own process it would hold the interpreter lock the window needs to
+repaint.  It runs in a child process instead (``python -m host.app.estimator``),
+started on first use and shared by every window of the program.
+
+Protocol on the child's stdin/stdout: length-prefixed pickles (``<I`` length),
+one request ``(arr, bearings, target)`` answered by one reply
+``(EstimateView or None, error line or None, seconds taken)``.  Both ends are
+this module, so pickle carries only our own plain objects.
+"""
+
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+#: Cells per axis of the full estimate's grid (it refines off-grid afterwards).
+ESTIMATE_CELLS = 40
+
+
+def estimate_view(arr, bearings, target):
+    """Estimate one target: ``(EstimateView or None, error line or None, seconds taken)``.
+
+    ``arr`` has columns x_m, y_m, rssi_dbm (NaN = not detected), floor (NaN =
+    unknown), time_s; ``bearings`` is ``(x_m, y_m, bearing_deg, sigma_deg)`` or None.
+    """
+    from dsp.locate import Grid, estimate_position
+    from host.app.model import EstimateView
+
+    t0 = time.monotonic()
+    x, y, rssi, floor, _t = np.asarray(arr, dtype=float).T
+    kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
+    try:
+        est = estimate_position(x, y, rssi, bearings=bearings,
+                                grid=Grid.around(x, y, cells=ESTIMATE_CELLS), **kwargs)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return None, f"target {target + 1}: no estimate yet ({exc})", time.monotonic() - t0
+    view = EstimateView(est.x_m, est.y_m, est.cov_m2, est.cep50_m, est.n_used,
+                        floor=est.floor, floor_prob=est.floor_prob)
+    return view, None, time.monotonic() - t0
+
+
+def _write(stream, obj):
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<I", len(data)) + data)
+    stream.flush()
+
+
+def _read(stream):
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (n,) = struct.unpack("<I", head)
+    return pickle.loads(stream.read(n))
+
+
+class EstimatorProcess:
+    """Client end: ``run`` sends one request and waits for its reply (thread-safe)."""
+
+    def __init__(self):
+        self._proc = None
+        self._lock = threading.Lock()
+
+    def run(self, arr, bearings, target):
+        """Estimate in the child; start (or restart) it when needed.
+
+        Raises
+        ------
+        OSError
+            The child could not be started or died mid-request.
+        """
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._proc = subprocess.Popen([sys.executable, "-m", "host.app.estimator"],
+                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            try:
+                _write(self._proc.stdin, (np.asarray(arr, dtype=float), bearings, target))
+                reply = _read(self._proc.stdout)
+            except (BrokenPipeError, EOFError, pickle.UnpicklingError) as exc:
+                reply = None
+                reason = exc
+            else:
+                reason = f"exit status {self._proc.poll()}"
+            if reply is None:
+                self._proc = None
+                raise OSError(f"the estimator process stopped ({reason})")
+            return reply
+
+    def close(self):
+        with self._lock:
+            if self._proc is not None:
+                self._proc.stdin.close()
+                self._proc.wait(timeout=10)
+                self._proc = None
+
+
+def main():
+    """Child loop: answer requests until stdin closes."""
+    while True:
+        request = _read(sys.stdin.buffer)
+        if request is None:
+            return 0
+        _write(sys.stdout.buffer, estimate_view(*request))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
