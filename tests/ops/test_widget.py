@@ -1,5 +1,7 @@
 """The ops window: one row per hunt, duplicates highlighted, double-click opens the archive."""
 
+import gc
+
 from host.ops.envelope import Envelope
 from host.ops.hunts import HuntBoard
 from host.ops.widget import DUPLICATE_COLOUR, OpsWindow
@@ -60,5 +62,12 @@ def test_double_click_opens_the_archived_session_in_the_hunt_view(qtbot, tmp_pat
         window.list.table.cellDoubleClicked.emit(row, 0)
     assert opened.args == [str(path)]
     (console,) = window._consoles
-    qtbot.addWidget(console)
     assert console.isVisible()
+    # Close the hunt view here, its worker thread stopped and its objects collected,
+    # rather than leave a half-torn-down window for Python's garbage collector to
+    # meet in the middle of a later paint event (which aborts the process).
+    console.close()
+    qtbot.waitUntil(console.dsp_thread.isFinished, timeout=5000)
+    window._consoles.clear()
+    del console
+    gc.collect()
