@@ -232,6 +232,9 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         return _bearing_only(brg, grid, bll)
 
     det_only = rd.subset(rd.detected)
+    if max(np.ptp(det_only.x_m), np.ptp(det_only.y_m)) < 1.0 and brg is None:
+        raise ValueError("all detections come from one spot (under 1 m apart): signal strength "
+                         "from one place cannot say where the emitter is; walk, or take bearings")
     ones = np.ones(n_det)
     # Stage 1: Gaussian, independent, detections only, on every other grid line (it only
     # seeds stage 2); sigma = 1 makes L = -RSS/2.

@@ -266,7 +266,8 @@ def profile_grid(model, cell_x_m, cell_y_m, tx_floor, tx_z_m):
         gram = np.empty((len(ll), q + 1, q + 1))
         gram[:, :q, :q] = gff
         gram[:, :q, q] = gram[:, q, :q] = lf
-        gram[:, q, q] = ll
+        # The tiny ridge keeps readings from one spot (l constant, collinear with P0) solvable.
+        gram[:, q, q] = ll * (1.0 + 1e-12)
         rhs = np.concatenate([np.broadcast_to(fy, (len(ll), q)), ly[:, None]], axis=1)
         th = np.linalg.solve(gram, rhs[..., None])[..., 0]
         rss = yy - np.einsum("ij,ij->i", rhs, th)

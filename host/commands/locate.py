@@ -123,7 +123,7 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
         try:
             est = locate.estimate_position(part["x_m"], part["y_m"], part["rssi_dbm"], floor=fl,
                                            noise_floor_dbm=nf, bearings=brg)
-        except ValueError as exc:
+        except (ValueError, np.linalg.LinAlgError) as exc:
             warn(f"target {label} not located: {exc}")
             continue
         parts[label] = (part, nf)
@@ -144,7 +144,7 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
         nf = min(parts[name][1] for name in names if parts[name][1] is not None)
         try:
             est = groups.joint_estimate(part_list, noise_floor_dbm=nf)
-        except ValueError as exc:
+        except (ValueError, np.linalg.LinAlgError) as exc:
             warn(f"group {', '.join(names)} not estimated jointly: {exc}")
             continue
         out_groups.append({"targets": names, **_report(est, to_output)})

@@ -175,6 +175,8 @@ def test_live_locator_agrees_with_batch(synth):
     (dict(x_m=[0, 1], y_m=[0], rssi_dbm=[1, 2]), "y_m"),
     (dict(x_m=[0, np.nan, 2, 3, 4], y_m=[0] * 5, rssi_dbm=[1] * 5), "finite"),
     (dict(x_m=[0, 1, 2], y_m=[0, 1, 2], rssi_dbm=[-50, -60, -70]), "at least"),
+    (dict(x_m=np.zeros(20), y_m=np.linspace(0, 0.5, 20), rssi_dbm=np.linspace(-70, -75, 20)),
+     "one spot"),
 ])
 def test_bad_inputs_name_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):
