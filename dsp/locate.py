@@ -121,9 +121,9 @@ def _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group):
     # A transmitter never detected has no P0 to estimate: its readings cannot place it.
     keep &= np.isin(g, g[np.isfinite(p)])
     labels, g = np.unique(g[keep], return_inverse=True)
-    rd = rss.Readings(x[keep], y[keep], z[keep], fl[keep], p[keep], nf[keep], g.ravel(),
-                      max(len(labels), 1))
-    return rd
+    indoor = propagation.indoor_mask(x, y, fl)
+    return rss.Readings(x[keep], y[keep], z[keep], fl[keep], p[keep], nf[keep], g.ravel(),
+                        max(len(labels), 1), indoor[keep])
 
 
 def _bearings(bearings):
@@ -219,7 +219,7 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         hyps = [int(f) for f in (floors.candidate_floors(rd.floor) if tx_floors is None else tx_floors)]
     else:
         hyps = [None]
-    use_coefs = floors_measured and bool(np.any(rd.floor[rd.detected] >= 1))
+    use_coefs = floors_measured and bool(np.any(rd.indoor[rd.detected]))
     n_theta = rd.n_groups + (propagation.N_FLOOR_COEFS if use_coefs else 0) + 1
     bll = triangulate.bearing_loglik(cx, cy, *brg) if brg else 0.0
 

@@ -14,7 +14,9 @@ like ``P0`` and ``n``, never fixed to one building's values.
 
 Street readings (floor 0) see the emitter through a facade, not through slabs:
 their loss is the 3-D distance term alone, and the facade loss is part of
-``P0``.  Shadowing around the mean is log-normal (Gaussian in dB).
+``P0``.  A floor-0 reading at the foot of a stairwell climb (within
+`STAIRWELL_RADIUS_M` of readings on upper floors) is the ground floor
+indoors, and counts its slabs.  Shadowing around the mean is log-normal (Gaussian in dB).
 """
 
 import numpy as np
@@ -27,6 +29,8 @@ RX_ABOVE_FLOOR_M = 1.5
 TX_ABOVE_FLOOR_M = 1.0
 #: Distances are clamped here: the far-field model means nothing closer.
 MIN_DISTANCE_M = 1.0
+#: A floor-0 reading this close to readings on upper floors is the foot of their stairwell (m).
+STAIRWELL_RADIUS_M = 5.0
 #: Number of floor-attenuation coefficients (A for the first slab, B per further slab).
 N_FLOOR_COEFS = 2
 
@@ -47,19 +51,40 @@ def distance_term(d_m):
     return -10.0 * np.log10(d_m)
 
 
-def slabs_between(rx_floor, tx_floor):
-    """Number of floor slabs between each reading and an emitter on ``tx_floor``.
+def indoor_mask(x_m, y_m, rx_floor, radius_m=None):
+    """Which readings were taken inside the building.
 
-    Readings on the street (floor 0) or without a floor (NaN) see no slab.
+    Readings above the street (floor >= 1) are; so is a floor-0 reading within
+    ``radius_m`` (default `STAIRWELL_RADIUS_M`) of one of them: the foot of a
+    stairwell climb is the ground floor indoors, not the street.
     """
     rx = np.asarray(rx_floor, dtype=float)
-    indoor = np.isfinite(rx) & (rx >= 1)
-    return np.where(indoor, np.abs(np.nan_to_num(rx) - tx_floor), 0.0)
+    up = np.isfinite(rx) & (rx >= 1)
+    indoor = up.copy()
+    ground = np.flatnonzero(np.isfinite(rx) & (rx == 0))
+    if len(ground) and np.any(up):
+        r = STAIRWELL_RADIUS_M if radius_m is None else radius_m
+        d = np.hypot(x_m[ground, None] - x_m[None, up], y_m[ground, None] - y_m[None, up])
+        indoor[ground] = d.min(axis=1) <= r
+    return indoor
 
 
-def floor_columns(rx_floor, tx_floor):
+def slabs_between(rx_floor, tx_floor, indoor=None):
+    """Number of floor slabs between each reading and an emitter on ``tx_floor``.
+
+    Indoor readings (default: those above the street, see `indoor_mask`) see
+    ``|floor - tx_floor|`` slabs; street readings and readings without a floor
+    (NaN) see none.
+    """
+    rx = np.asarray(rx_floor, dtype=float)
+    if indoor is None:
+        indoor = np.isfinite(rx) & (rx >= 1)
+    return np.where(indoor & np.isfinite(rx), np.abs(np.nan_to_num(rx) - tx_floor), 0.0)
+
+
+def floor_columns(rx_floor, tx_floor, indoor=None):
     """Regressors ``(f1(k), f2(k))`` of the floor coefficients, shape (N, 2)."""
-    k = slabs_between(rx_floor, tx_floor)
+    k = slabs_between(rx_floor, tx_floor, indoor)
     return np.column_stack([(k >= 1).astype(float), np.maximum(k - 1.0, 0.0)])
 
 

@@ -75,6 +75,11 @@ class Readings:
     noise_floor_dbm: np.ndarray
     group: np.ndarray
     n_groups: int
+    indoor: np.ndarray = None  # inside the building (slabs count); default: floor >= 1
+
+    def __post_init__(self):
+        if self.indoor is None:
+            self.indoor = np.isfinite(self.floor) & (np.nan_to_num(self.floor) >= 1)
 
     @property
     def detected(self):
@@ -83,7 +88,7 @@ class Readings:
     def subset(self, mask):
         return Readings(self.x_m[mask], self.y_m[mask], self.z_m[mask], self.floor[mask],
                         self.rssi_dbm[mask], self.noise_floor_dbm[mask], self.group[mask],
-                        self.n_groups)
+                        self.n_groups, self.indoor[mask])
 
 
 def ar1_rho(x_m, y_m, corr_m):
@@ -218,7 +223,7 @@ class Model:
         """Columns of theta other than n: group intercepts, then minus the floor regressors."""
         cols = [np.eye(rd.n_groups)[rd.group]]
         if self.use_floor_coefs:
-            cols.append(-propagation.floor_columns(rd.floor, tx_floor))
+            cols.append(-propagation.floor_columns(rd.floor, tx_floor, rd.indoor))
         return np.hstack(cols)
 
 

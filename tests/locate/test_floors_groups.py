@@ -19,10 +19,14 @@ def stairwell_walk(synth, floors=range(1, 7), per_floor=5):
 
 
 def stairwell_rssi(x, y, floor, ex, ey, tx_floor, *, first_db=14.0, next_db=5.0):
-    """Path loss in 3-D plus 14 dB for the first slab and 5 dB for each further one."""
+    """Path loss in 3-D plus 14 dB for the first slab and 5 dB for each further one.
+
+    Readings in the stairwell (at STAIRS) are indoors on every floor, the ground floor too.
+    """
     dz = floor * 3.0 + 1.5 - (tx_floor * 3.0 + 1.0)
     d = np.maximum(np.sqrt((x - ex) ** 2 + (y - ey) ** 2 + dz**2), 1.0)
-    k = np.where(floor >= 1, np.abs(floor - tx_floor), 0.0)
+    in_stairs = (x == STAIRS[0]) & (y == STAIRS[1])
+    k = np.where(in_stairs, np.abs(floor - tx_floor), 0.0)
     return -30.0 - 30.0 * np.log10(d) - first_db * (k >= 1) - next_db * np.maximum(k - 1, 0)
 
 
@@ -49,6 +53,18 @@ def test_noisy_stairwell_walk_finds_the_floor(synth, tx_floor):
         hits += est.floor == tx_floor
         assert est.floor_prob[tx_floor] > 0.2
     assert hits >= 3
+
+
+@pytest.mark.parametrize("tx_floor", [0, 2])
+def test_climb_from_the_ground_floor_indoors(synth, tx_floor):
+    """The climb starts on floor 0 inside: its slabs count, unlike the street's."""
+    x, y, fl = stairwell_walk(synth, floors=range(0, 5))
+    grid = Grid.around(x, y, cells=32)
+    est = estimate_position(x, y, stairwell_rssi(x, y, fl, 15.0, 10.0, tx_floor), floor=fl,
+                            grid=grid)
+    assert est.floor == tx_floor
+    assert (est.x_m, est.y_m) == pytest.approx((15.0, 10.0), abs=1e-6)
+    assert est.floor_loss_db == pytest.approx((14.0, 5.0), abs=1e-6)
 
 
 def test_floor_is_none_without_floor_readings(synth):
