@@ -9,8 +9,7 @@ from pathlib import Path
 from host.errors import UserError
 
 NAME = "demo"
-HELP = ("hunt a hidden SIM-box rack in a simulated city: the real firmware in a virtual "
-        "handheld, the real link, locator and (with a display) console")
+HELP = "hunt a hidden rack in a simulated city with the real firmware, link, locator and console"
 
 #: Default speed-up of simulated time: fast enough to finish in about a minute headless,
 #: slow enough to follow in the console.
@@ -83,7 +82,7 @@ def summary_text(result):
     label = {"micropython": "real firmware in MicroPython over a pty link",
              "cpython": "real firmware in CPython over a pty link",
              "model": "MODEL-ONLY handheld: no firmware, no link"}[result["handheld"]]
-    lines = ["rfhound demo: world %s, seed %d, %s officer (%s)"
+    lines = ["simulated hunt: world %s, seed %d, %s officer (%s)"
              % (result["world"], result["seed"], result["strategy"], label),
              "truth     building %s floor %d at (%.1f, %.1f) m" % (t["building"], t["floor"], t["x_m"], t["y_m"])]
     if e is None:

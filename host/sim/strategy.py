@@ -24,8 +24,9 @@ MIN_STEP_M = 12.0
 MAX_APPROACHES = 4
 #: Stop climbing once the floor reading is this far below the best floor (dB).
 FLOOR_DROP_DB = 10.0
-#: Readings needed on a floor to judge it.
+#: Readings needed on a floor to judge it, and how many more dwells to wait for them.
 MIN_FLOOR_READINGS = 5
+MAX_DWELL_EXTENSIONS = 3
 #: Most buildings the search officer climbs.
 MAX_CLIMBS = 2
 #: The hotter/colder officer listens at the doors of this many buildings nearest the
@@ -52,6 +53,7 @@ class _Climber:
         self.aim_m = None
         self.windows = {}
         self.next_floor = 0
+        self.extensions = 0
         self.finished = False
 
     def start(self, officer, building, aim_m):
@@ -70,9 +72,20 @@ class _Climber:
         self.next_floor += 1
 
     def step(self, hunt):
-        """Plan the next floor, or finish when the readings have peaked or the roof is reached."""
+        """Plan the next floor, or finish when the readings have peaked or the roof is reached.
+
+        A floor with too few readings (a busy handheld, a target between calls)
+        is listened to for longer before the officer moves on.
+        """
         levels = floor_levels_dbm(hunt, self.windows)
         top = self.next_floor - 1
+        if top not in levels and self.extensions < MAX_DWELL_EXTENSIONS:
+            self.extensions += 1
+            t0, _ = self.windows[top]
+            _, t1 = hunt.officer.dwell(hunt.officer.spec.floor_dwell_s)
+            self.windows[top] = (t0, t1)
+            return False
+        self.extensions = 0
         if levels and top in levels:
             best = max(levels, key=levels.get)
             if best < top and levels[best] - levels[top] >= FLOOR_DROP_DB:

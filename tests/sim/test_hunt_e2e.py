@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(micropython_binary() is None, reason="MicroPytho
 def test_corner_hunt_end_to_end(tmp_path, capsys):
     session = tmp_path / "hunt.sqlite"
     report = tmp_path / "hunt.png"
-    status = main(["simulate", "--world", "corner", "--seed", "2", "--out", str(session),
+    status = main(["simulate", "--world", "corner", "--seed", "2", "--speed", "6", "--out", str(session),
                    "--report", str(report), "--json"])
     assert status == 0
     result = json.loads(capsys.readouterr().out)
