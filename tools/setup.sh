@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need_debs="libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0"
 if [ "${1:-}" = "--test" ]; then
-    need_debs="$need_debs mosquitto libhamlib-utils"
+    need_debs="$need_debs mosquitto libhamlib-utils openssl"
 fi
 missing=""
 for deb in $need_debs; do
