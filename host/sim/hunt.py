@@ -121,7 +121,7 @@ class Hunt:
 
     def smoothed_walk(self, window=9):
         """Walk readings (not scans) smoothed by a running median: (x_m, y_m, rssi_dbm)."""
-        a = self._arrays(walk_only=True)
+        a = self.readings(walk_only=True)
         if len(a["t_s"]) < window:
             return np.empty(0), np.empty(0), np.empty(0)
         p = np.where(np.isfinite(a["rssi_dbm"]), a["rssi_dbm"], -200.0)
@@ -265,7 +265,9 @@ class Hunt:
         c["heading_deg"].append(np.nan if rec.get("heading_deg") is None else float(rec["heading_deg"]))
         c["target"].append(int(rec["target"]))
 
-    def _arrays(self, walk_only=False):
+    def readings(self, walk_only=False):
+        """Every usable MEAS so far as arrays: ``t_s`` (simulated), ``x_m``, ``y_m``, ``floor``,
+        ``rssi_dbm`` (NaN = not detected), ``heading_deg``, ``target``; without scans if asked."""
         a = {k: np.asarray(v, dtype=float) for k, v in self._cols.items()}
         n = min(len(v) for v in a.values())
         a = {k: v[:n] for k, v in a.items()}
@@ -280,7 +282,7 @@ class Hunt:
         pending = [s for s in self._scans if s not in self._scans_done and s[1] + 1.0 < now]
         if not pending:
             return
-        a = self._arrays()
+        a = self.readings()
         for t0, t1 in pending:
             self._scans_done.append((t0, t1))
             sel = (a["t_s"] >= t0) & (a["t_s"] <= t1) & np.isfinite(a["heading_deg"])
@@ -306,7 +308,7 @@ class Hunt:
     # --- the locator in its worker thread --------------------------------------------------
 
     def _job(self, grid):
-        a = _local_means(self._arrays(walk_only=True), BIN_S)
+        a = _local_means(self.readings(walk_only=True), BIN_S)
         if np.isfinite(a["rssi_dbm"]).sum() < 10 and len(self.bearings) < 2:
             return None
         bearings = None

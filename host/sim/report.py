@@ -75,7 +75,7 @@ def write_report(path, hunt, result, size=(1400, 860)):
         p.setPen(QColor(60, 60, 60))
         p.drawText(pt(c[0] - 6, c[1]), "%s (%d fl)" % (b.id, b.floors))
 
-    a = hunt._arrays()
+    a = hunt.readings()
     det = np.isfinite(a["rssi_dbm"])
     if det.any():
         lo, hi = np.percentile(a["rssi_dbm"][det], [5, 99])
