@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from host.errors import UserError
 from host.meascsv import read_measurements, write_measurements
@@ -77,3 +79,27 @@ def test_unreadable_and_non_utf8(tmp_path):
     path.write_bytes(HEADER.encode() + "1,Café,-80,1,2,0,\n".encode("latin-1"))
     with pytest.raises(UserError, match="not UTF-8"):
         read_measurements(path)
+
+
+finite = dict(allow_nan=False, allow_infinity=False)
+
+
+@given(rows=st.lists(st.fixed_dictionaries({
+    "time_s": st.floats(-1e9, 1e9, **finite),
+    "target": st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
+                .filter(lambda t: t.strip() == t and t != ""),
+    "rssi_dbm": st.none() | st.floats(-200.0, 50.0, **finite),
+    "x_m": st.floats(-1e7, 1e7, **finite),
+    "y_m": st.floats(-1e7, 1e7, **finite),
+    "floor": st.none() | st.integers(-5, 200),
+    "heading_deg": st.none() | st.floats(0.0, 360.0, **finite),
+}), min_size=1, max_size=20))
+@settings(max_examples=60, deadline=None)
+def test_any_valid_rows_round_trip(tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("rt") / "m.csv"
+    write_measurements(path, rows)
+    got = read_measurements(path)
+    assert list(got["target"]) == [r["target"] for r in rows]
+    for key in ("time_s", "rssi_dbm", "x_m", "y_m", "floor", "heading_deg"):
+        want = np.array([np.nan if r[key] is None else r[key] for r in rows], dtype=float)
+        np.testing.assert_array_equal(got[key], want)
