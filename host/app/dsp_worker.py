@@ -29,6 +29,7 @@ from PyQt5.QtCore import QObject, QTimer, pyqtSignal, pyqtSlot
 from dsp.antenna import DEFAULT_ANTENNA
 from dsp.locate import Grid, LiveLocator
 from host.app.estimator import EstimatorProcess
+from host.app.model import Columns
 
 #: Fewest detections before a heat map or an estimate is attempted.
 MIN_DETECTIONS = 8
@@ -43,11 +44,16 @@ HEAT_DECADES = 4.0
 HEAT_CORR_M = 10.0
 
 
+#: Columns of the readings kept per target (the estimator process takes them in this order).
+ROW_COLUMNS = ("x_m", "y_m", "rssi_dbm", "floor", "time_s")
+
+
 class _TargetState:
     """Per-target readings, live locator and bearings kept by the worker."""
 
     def __init__(self):
-        self.rows = []
+        self.rows = Columns(ROW_COLUMNS)
+        self.walked_m = 0.0
         self.bearings = []
         self.scan_spans = []
         self.locator = None
@@ -133,7 +139,9 @@ class DspWorker(QObject):
         """Take ``(target, x_m, y_m, rssi_dbm, floor, time_s)`` tuples (rssi NaN = not heard)."""
         for target, x, y, rssi, floor, time_s in points:
             st = self._targets.setdefault(target, _TargetState())
-            st.rows.append((x, y, rssi, np.nan if floor is None else floor, time_s))
+            if st.rows.n:
+                st.walked_m += float(np.hypot(x - st.rows["x_m"][-1], y - st.rows["y_m"][-1]))
+            st.rows.append(x, y, rssi, floor, time_s)
             st.n_detected += bool(np.isfinite(rssi))
             if st.locator is not None and _inside(st.inner, x, y):
                 st.locator.add(x, y, rssi, floor=floor)
@@ -241,15 +249,14 @@ class DspWorker(QObject):
         if st.n_detected < MIN_DETECTIONS:
             return
         if st.locator is None:
-            arr = np.array(st.rows)
-            grid, st.inner = _heat_grid(arr[:, 0], arr[:, 1], self.grid_n)
+            rows = st.rows
+            grid, st.inner = _heat_grid(rows["x_m"], rows["y_m"], self.grid_n)
             st.locator = LiveLocator(grid)
-            for x, y, rssi, floor, _t in st.rows:
+            for x, y, rssi, floor in zip(rows["x_m"], rows["y_m"], rows["rssi_dbm"],
+                                         rows["floor"]):
                 st.locator.add(x, y, rssi, floor=None if np.isnan(floor) else floor)
         grid = st.locator.grid
-        xy = np.array([r[:2] for r in st.rows])
-        walked_m = float(np.hypot(*np.diff(xy, axis=0).T).sum())
-        temper = min(1.0, max(1.0, walked_m / HEAT_CORR_M) / st.n_detected)
+        temper = min(1.0, max(1.0, st.walked_m / HEAT_CORR_M) / st.n_detected)
         ll = st.locator.loglik().reshape(grid.shape) * temper
         self.heat_ready.emit(target, (heat_levels(ll), _rect(grid)))
 
@@ -257,7 +264,7 @@ class DspWorker(QObject):
         """Return ``(function, args...)`` for the estimator process, or None if too early."""
         if st.n_detected < MIN_DETECTIONS:
             return None
-        arr = np.array(st.rows)
+        arr = np.column_stack([st.rows[name] for name in ROW_COLUMNS])
         for t0, t1 in st.scan_spans:
             arr = arr[(arr[:, 4] < t0) | (arr[:, 4] > t1)]
         bearings = tuple(np.array(c) for c in zip(*st.bearings)) if st.bearings else None

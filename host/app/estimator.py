@@ -11,6 +11,7 @@ one request ``(arr, bearings, target)`` answered by one reply
 this module, so pickle carries only our own plain objects.
 """
 
+import os
 import pickle
 import struct
 import subprocess
@@ -22,6 +23,8 @@ import numpy as np
 
 #: Cells per axis of the full estimate's grid (it refines off-grid afterwards).
 ESTIMATE_CELLS = 40
+#: Scheduling niceness of the estimator process (Unix; 0 = as the window).
+ESTIMATOR_NICE = 10
 
 
 def estimate_view(arr, bearings, target):
@@ -102,6 +105,8 @@ class EstimatorProcess:
 
 def main():
     """Child loop: answer requests until stdin closes."""
+    # background work: on a two-core laptop the window's repaints go first
+    os.nice(ESTIMATOR_NICE)
     while True:
         request = _read(sys.stdin.buffer)
         if request is None:

@@ -164,6 +164,7 @@ class MapView(pg.PlotWidget):
         self._extents.pop("track", None)
         self._extents.pop("estimate", None)
         self._track_n, self._track_range = 0, None
+        self._fitted = None
 
     def show_track(self, x_m, y_m, rssi_dbm, range_dbm=POWER_RANGE_DBM):
         """Show one target's measurement places coloured by its power over ``range_dbm``;
@@ -264,16 +265,24 @@ class MapView(pg.PlotWidget):
         self.background.setTransform(QTransform(a, d, b, e, c, f))
 
     def fit(self):
-        """Fit the view to the track, estimate and buildings unless the user has moved it."""
+        """Keep the track, estimate and buildings in view unless the user has moved it.
+
+        The view changes only when something has left it (or after ``clear_hunt``
+        and ``follow``), and then with room to spare: every change of view
+        re-renders the cached track.
+        """
         if not self._auto_range or not self._extents:
             return
         ext = np.array(list(self._extents.values()), dtype=float)
         x0, x1 = ext[:, 0].min(), ext[:, 1].max()
         y0, y1 = ext[:, 2].min(), ext[:, 3].max()
         box = QRectF(x0, y0, max(x1 - x0, 10.0), max(y1 - y0, 10.0))
-        if box != self._fitted:
-            self._fitted = box
-            self.getPlotItem().getViewBox().setRange(box, padding=0.08)
+        vb = self.getPlotItem().getViewBox()
+        if self._fitted is not None and vb.viewRect().contains(box):
+            return
+        padding = 0.08 if self._fitted is None else 0.2
+        self._fitted = box
+        vb.setRange(box, padding=padding)
 
 
 def _dot_pen(colour, width_px):
