@@ -1,26 +1,22 @@
 """Where is the emitter: one estimate from RSS walks, bearings and floors.
 
-`estimate_position` validates its inputs once and chains the pieces:
-`dsp.rss` (profiled maximum likelihood on a grid, then refinement),
-`dsp.triangulate` (bearing wedges and fixes), `dsp.floors` (floor
-hypotheses) and `dsp.ellipse` (95 % ellipse, CEP50).  `LiveLocator` keeps
+`estimate_position` validates its inputs once, hands them to `dsp.fuse`
+(which chains `dsp.rss`, `dsp.triangulate` and `dsp.floors`) and summarises
+the answer with `dsp.ellipse` (95 % ellipse, CEP50).  `LiveLocator` keeps
 per-cell sufficient statistics so that one new reading updates the heat map
-in a few vectorised operations.
+in a few vectorised operations.  `crb_position` (`dsp.crb`) says how good it
+can get.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp import ellipse, floors, propagation, rss, triangulate
+from dsp import ellipse, fuse, propagation, rss
 from dsp.crb import crb_position  # noqa: F401  (part of this module's public API)
 
 #: Cells per axis of the grid built around the data when none is given.
 DEFAULT_GRID_CELLS = 64
-#: Posterior mass around the refined maximum above which its local covariance stands (_widened).
-PEAK_MASS = 0.9
-#: A peak whose grid spread exceeds its local covariance this much is curved, not quantised.
-SPREAD_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -141,15 +137,6 @@ def _bearings(bearings):
     return out if n else None
 
 
-def _tx_z(tx_floor):
-    return float(propagation.floor_height_m(0 if tx_floor is None else tx_floor,
-                                            propagation.TX_ABOVE_FLOOR_M))
-
-
-def _summary(cov_xy):
-    return ellipse.error_ellipse(cov_xy), ellipse.cep50_m(cov_xy)
-
-
 def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_dbm=None,
                       bearings=None, grid=None, sigma_db=None, corr_m=None, robust=True,
                       group=None, tx_floors=None, whiten=False):
@@ -203,7 +190,6 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
     """
     rd = _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group)
     brg = _bearings(bearings)
-    n_det = int(rd.detected.sum())
     if grid is None:
         px = np.concatenate([rd.x_m] + ([brg[0]] if brg else []))
         py = np.concatenate([rd.y_m] + ([brg[1]] if brg else []))
@@ -212,146 +198,21 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         grid = Grid.around(px, py)
     elif not isinstance(grid, Grid):
         raise ValueError("grid must be a dsp.locate.Grid")
-    cx, cy = grid.cells()
-
-    floors_measured = bool(np.any(np.isfinite(rd.floor)))
-    if floors_measured:
-        hyps = [int(f) for f in (floors.candidate_floors(rd.floor) if tx_floors is None else tx_floors)]
-    else:
-        hyps = [None]
-    use_coefs = floors_measured and bool(np.any(rd.indoor[rd.detected]))
-    n_theta = rd.n_groups + (propagation.N_FLOOR_COEFS if use_coefs else 0) + 1
-    bll = triangulate.bearing_loglik(cx, cy, *brg) if brg else 0.0
-
-    # Position and theta, plus one degree of freedom for sigma when it is not given.
-    n_needed = n_theta + 2 + (sigma_db is None)
-    if n_det < n_needed:
-        if brg is None or len(brg[0]) < 2:
-            raise ValueError(f"need at least {n_needed} detected readings or two bearings, "
-                             f"got {n_det} detected")
-        return _bearing_only(brg, grid, bll)
-
-    det_only = rd.subset(rd.detected)
-    if max(np.ptp(det_only.x_m), np.ptp(det_only.y_m)) < 1.0 and brg is None:
-        raise ValueError("all detections come from one spot (under 1 m apart): signal strength "
-                         "from one place cannot say where the emitter is; walk, or take bearings")
-    ones = np.ones(n_det)
-    # Stage 1: Gaussian, independent, detections only, on every other grid line (it only
-    # seeds stage 2); sigma = 1 makes L = -RSS/2.
+    # Stage 1 of the fit only seeds the rest: every other grid line is enough.
     coarse = Grid(grid.x_m[::2], grid.y_m[::2]) if min(grid.shape) > 40 else grid
-    ccx, ccy = coarse.cells()
-    m1 = rss.Model(det_only, 1.0 if sigma_db is None else sigma_db, 0.0, ones, use_coefs)
-    l1 = np.array([rss.profile_grid(m1, ccx, ccy, f, _tx_z(f))[0] for f in hyps])
-    if sigma_db is None:
-        rss_min = -2.0 * l1.max()
-        sigma0 = max(np.sqrt(rss_min / max(n_det - n_theta - 2, 1)), rss.MIN_SIGMA_DB)
-        l1 = l1 / sigma0**2
-    else:
-        sigma0 = sigma_db
-    bll1 = triangulate.bearing_loglik(ccx, ccy, *brg) if brg else 0.0
-    fi, ci = np.unravel_index(np.argmax(l1 + bll1), l1.shape)
-    cx1, cy1 = ccx[ci], ccy[ci]
-
-    extra = _bearing_extra(brg)
-    # Stage 2: refine with every reading, still independent and Gaussian, to read the residuals.
-    m2 = rss.Model(rd, sigma0, 0.0, ones, use_coefs)
-    th = rss.profile_grid(m2, np.array([cx1]), np.array([cy1]), hyps[fi], _tx_z(hyps[fi]))[1][0]
-    p2 = rss.refine(m2, np.concatenate([[cx1, cy1], th]), hyps[fi], _tx_z(hyps[fi]),
-                    extra, robust=False)[0]
-    f2, z2 = hyps[fi], _tx_z(hyps[fi])
-    raw = rss.residuals(m2, p2, f2, z2, robust=False)[:n_det] * sigma0
-    sigma = sigma_db if sigma_db is not None else max(rss.robust_sigma(raw), rss.MIN_SIGMA_DB)
-    corr = corr_m if corr_m is not None else rss.fit_corr_m(det_only.x_m, det_only.y_m, raw, sigma)
-    m3r = rss.Model(rd, sigma, corr, ones, use_coefs, whiten=whiten)
-    rows = rss.whiten(raw, rss.ar1_rho(det_only.x_m, det_only.y_m, m3r.whiten_m)) / sigma
-    weights = rss.student_weights(rows) if robust else ones
-    # How much narrower the working likelihood is than the truth allows (correlation).
-    _, temper = rss.m_estimate_covariance(
-        m3r, lambda p: _with_bearings(rss.residuals(m3r, p, f2, z2, robust=False), extra, p),
-        p2, robust)
-
-    # Stage 3: the full model on the grid (the heat map, tempered), then the refined maximum.
-    m3 = rss.Model(rd, sigma, corr, weights, use_coefs, whiten=whiten)
-    grids = [rss.profile_grid(m3, cx, cy, f, _tx_z(f)) for f in hyps]
-    ll = temper * np.array([g[0] for g in grids]) + bll
-    floor_prob, joint = floors.floor_posterior(ll)
-    fi, ci = np.unravel_index(np.argmax(ll), ll.shape)
-    start = np.concatenate([[cx[ci], cy[ci]], grids[fi][1][ci]])
-    f, z = hyps[fi], _tx_z(hyps[fi])
-
-    def cost(p):
-        r = _with_bearings(rss.residuals(m3r, p, f, z, robust=robust), extra, p, robust)
-        return float(r @ r)
-
-    params, cov, _ = rss.refine(m3r, start, f, z, extra, robust=robust)
-    if f2 == f:
-        # The earlier fit may sit in a better basin than the grid cell (finer than the grid).
-        alt, alt_cov, _ = rss.refine(m3r, p2, f, z, extra, robust=robust)
-        if cost(alt) < cost(params) - 1e-9:
-            params, cov = alt, alt_cov
-    post = joint.sum(axis=0)
-    cov_xy, widened = _widened(params[:2], cov[:2, :2], post, cx, cy, grid)
-    ell, cep = _summary(cov_xy)
-    n_g = rd.n_groups
-    p0 = params[2:2 + n_g]
+    cell_m = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
+    fit = fuse.fit(rd, brg, grid.cells(), coarse.cells(), cell_m, sigma_db=sigma_db,
+                   corr_m=corr_m, robust=robust, whiten=whiten, tx_floors=tx_floors)
+    ell, cep = ellipse.error_ellipse(fit.cov_xy), ellipse.cep50_m(fit.cov_xy)
+    p0 = fit.p0_dbm
     return Estimate(
-        x_m=float(params[0]), y_m=float(params[1]),
-        floor=None if f is None else int(f),
-        floor_prob=None if f is None else {int(h): float(p) for h, p in zip(hyps, floor_prob)},
-        cov_m2=cov_xy, ellipse=ell, cep50_m=cep, n_used=len(rd.x_m),
-        p0_dbm=float(p0[0]) if n_g == 1 else p0, n_exp=float(params[-1]),
-        posterior=post.reshape(grid.shape), grid=grid,
-        sigma_db=float(sigma), corr_m=float(corr),
-        floor_loss_db=tuple(float(v) for v in params[2 + n_g:-1]) if use_coefs else None,
-        extra={"n_bearings": 0 if brg is None else len(brg[0]), "temper": float(temper),
-               "widened": widened})
-
-
-def _widened(ml_xy, ml_cov, post, cx, cy, grid):
-    """The local covariance, widened to the heat map's spread about the estimate if wider.
-
-    The refined maximum and its covariance describe one peak, as if the
-    model were linear there.  When less than `PEAK_MASS` of the (tempered)
-    posterior lies within 3 standard deviations (and at least two cells) of
-    the maximum, or the posterior's second moment about it exceeds
-    `SPREAD_FACTOR` times the local one (a curved or split peak), the
-    covariance grows to that second moment, less a cell's quantisation
-    ``cell^2 / 12``.  The point stays the maximum: the posterior mean would
-    cut the mean-square error of split cases but double the typical error.
-    """
-    cell = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
-    radius = max(3.0 * np.sqrt(max(np.linalg.eigvalsh(ml_cov)[-1], 0.0)), 2.0 * cell)
-    near = np.hypot(cx - ml_xy[0], cy - ml_xy[1]) <= radius
-    dev = np.column_stack([cx - ml_xy[0], cy - ml_xy[1]])
-    spread = (dev * post[:, None]).T @ dev - np.eye(2) * cell**2 / 12.0
-    if post[near].sum() >= PEAK_MASS and np.trace(spread) < SPREAD_FACTOR * np.trace(ml_cov):
-        return ml_cov, False
-    lam, vec = np.linalg.eigh(spread - ml_cov)
-    return ml_cov + (vec * np.clip(lam, 0.0, None)) @ vec.T, True
-
-
-def _with_bearings(r, extra, p, robust=False):
-    return r if extra is None else np.concatenate([r, extra(p, robust)])
-
-
-def _bearing_extra(brg):
-    if brg is None:
-        return None
-
-    def extra(p, robust):
-        r = triangulate.bearing_residuals(*brg, p[0], p[1])
-        return rss.student_psi(r) if robust else r
-    return extra
-
-
-def _bearing_only(brg, grid, bll):
-    xy, cov = triangulate.ml_fix(*brg)
-    post = np.exp(bll - bll.max())
-    ell, cep = _summary(cov)
-    return Estimate(x_m=float(xy[0]), y_m=float(xy[1]), floor=None, floor_prob=None, cov_m2=cov,
-                    ellipse=ell, cep50_m=cep, n_used=len(brg[0]), p0_dbm=None, n_exp=None,
-                    posterior=(post / post.sum()).reshape(grid.shape), grid=grid,
-                    extra={"n_bearings": len(brg[0])})
+        x_m=float(fit.xy_m[0]), y_m=float(fit.xy_m[1]), floor=fit.floor,
+        floor_prob=fit.floor_prob, cov_m2=fit.cov_xy, ellipse=ell, cep50_m=cep,
+        n_used=fit.n_used, p0_dbm=None if p0 is None else (float(p0[0]) if len(p0) == 1 else p0),
+        n_exp=fit.n_exp, posterior=fit.posterior.reshape(grid.shape), grid=grid,
+        sigma_db=fit.sigma_db, corr_m=fit.corr_m, floor_loss_db=fit.floor_loss_db,
+        extra={"n_bearings": 0 if brg is None else len(brg[0]), "temper": fit.temper,
+               "widened": fit.widened})
 
 
 class LiveLocator:
@@ -384,7 +245,7 @@ class LiveLocator:
         self._s1 = self._sy = self._syy = 0.0
         self._n_missed = 0
         self._rows = []
-        self._tx_z = _tx_z(None)
+        self._tx_z = fuse.tx_z_m(None)
 
     def add(self, x_m, y_m, rssi_dbm, floor=None, z_m=None):
         """Add one reading (``rssi_dbm`` NaN or None = not detected)."""
