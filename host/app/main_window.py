@@ -364,7 +364,8 @@ class ConsoleWindow(QMainWindow):
     # ------------------------------------------------------------- data path
     def _on_records(self, batch):
         touched, points, scans = self.hunt.ingest(batch)
-        for rec in batch:
+        for rec in batch if isinstance(self.source, LiveSource) else ():
+            # a replay's answers are history: only a live handheld's are news
             if rec.get("kind") == "NAK":
                 self.show_message(f"the handheld refused {_type_name(rec.get('nacked_type'))}: "
                                   f"{rec.get('reason_text', rec.get('reason'))}")
@@ -392,7 +393,7 @@ class ConsoleWindow(QMainWindow):
     def _on_estimate(self, target, view):
         if target in self.hunt.targets:
             self.hunt.targets[target].estimate = view
-            self._mark_dirty("table")
+            self._mark_dirty("table", "columns")
             if target == self.selected:
                 self._mark_dirty("estimate")
 
@@ -442,6 +443,8 @@ class ConsoleWindow(QMainWindow):
         t = self.hunt.targets.get(self.selected)
         if everything or "table" in dirty:
             self.table_model.refresh()
+        if everything or "columns" in dirty:
+            self._fit_columns()
         if t is not None:
             if everything or "track" in dirty:
                 m = t.meas
@@ -734,8 +737,15 @@ class ConsoleWindow(QMainWindow):
         }
         for key, label in self.status_labels.items():
             label.setText(text[key])
-        # fitted here, once a second: fitting on every data change costs a text layout per cell
-        self.table.resizeColumnsToContents()
+        self._fit_columns()
+
+    def _fit_columns(self):
+        """Fit the table's columns to their text; the last (group) keeps stretching.
+
+        Called once a second and when estimates or targets change, not on every
+        reading: fitting costs a text layout per cell."""
+        for col in range(self.table_model.columnCount() - 1):
+            self.table.resizeColumnToContents(col)
 
     def closeEvent(self, event):
         self.close_source()
