@@ -23,7 +23,8 @@ save the main window as PNG, exit), ``tasking`` (masked tasking dict naming the
 targets), ``buildings`` (list of ``(n, 2)`` east/north metre polygons),
 ``background`` (image path with a world file), ``record`` (session file to
 record a live source to), ``antenna`` (pattern id for rotation scans),
-``grid_n`` (heat-map cells per axis), ``size`` ((width, height) pixels).
+``grid_n`` (heat-map cells per axis), ``size`` ((width, height) pixels; by default
+the size kept in QSettings).
 
 Layout of this package: ``model`` (hunt state, no Qt), ``sources`` (record
 sources on their own threads), ``dsp_worker`` (estimates on their own thread),
@@ -39,7 +40,7 @@ SCREENSHOT_TIMEOUT_S = 120.0
 
 
 def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, background=None,
-                record=None, antenna=None, grid_n=256, size=(1400, 880), settings=None):
+                record=None, antenna=None, grid_n=256, size=None, settings=None):
     """Build and show a ``ConsoleWindow`` on the running QApplication; return it."""
     from host.app.main_window import ConsoleWindow
 

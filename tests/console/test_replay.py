@@ -125,3 +125,19 @@ def test_replay_command_refuses_a_corrupt_session_in_one_line(tmp_path):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rfhound replay: error:")
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["console", "--record", "x.sqlite"], "--record needs --port"),
+    (["console", "--replay", "missing.sqlite"], "no such session file"),
+    (["console", "--map", "missing.png", "--replay", "SESSION"], "--map missing.png"),
+    (["replay", "SESSION", "--size", "12x"], "--size 12x"),
+])
+def test_console_commands_refuse_bad_input_in_one_line(argv, words, session_file, tmp_path,
+                                                        capsys, monkeypatch):
+    from host.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main([str(session_file) if a == "SESSION" else a for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
