@@ -164,7 +164,7 @@ def fit_corr_m(x_m, y_m, resid_db, sigma_db, max_lag=80):
 
     Pairs of readings up to ``max_lag`` steps apart are binned by distance h;
     each bin's semivariance is the Cressie-Hawkins estimate
-    ``(mean |r_i - r_j|^(1/2))^4 / (0.914 + 0.988 / N_h) / 2``, which one
+    ``(mean |r_i - r_j|^(1/2))^4 / (0.914 + 0.988 / N_h)``, which one
     outlier cannot inflate (an outlier looks like decorrelation to a plain
     AR(1) fit and pulls the distance toward zero).  The model
     ``gamma(h) = s^2 (1 - exp(-h / D))`` is fitted over candidate D with s^2
@@ -185,7 +185,7 @@ def fit_corr_m(x_m, y_m, resid_db, sigma_db, max_lag=80):
     count = np.bincount(idx, minlength=len(edges) + 1)
     keep = count >= 10
     mean_root = np.bincount(idx, g, minlength=len(edges) + 1)[keep] / count[keep]
-    gamma = mean_root**4 / (0.914 + 0.988 / count[keep]) / 2.0
+    gamma = mean_root**4 / (0.914 + 0.988 / count[keep])
     h_bin = np.bincount(idx, h, minlength=len(edges) + 1)[keep] / count[keep]
     w = count[keep].astype(float)
     best, best_sse = 0.0, np.sum(w * (gamma - np.sum(w * gamma) / w.sum()) ** 2)
