@@ -12,8 +12,10 @@ import time
 
 from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
-#: How often a source thread drains its input and emits one batch (bounds the added latency).
+#: How often the replay source emits one batch.
 TICK_MS = 10
+#: Longest the live source waits for a record before it looks at its commands and counters.
+WAIT_S = 0.01
 #: How often the live source reads the link counters.
 STATS_S = 0.5
 
@@ -42,11 +44,14 @@ class RecordSource(QObject):
         super().__init__()
         self._timer = None
 
+    #: Timer interval of ``_tick``, ms.
+    tick_ms = TICK_MS
+
     @pyqtSlot()
     def start(self):
         """Start ticking; runs in the source thread (connected to ``QThread.started``)."""
         self._timer = QTimer(self)
-        self._timer.setInterval(TICK_MS)
+        self._timer.setInterval(self.tick_ms)
         self._timer.timeout.connect(self._tick)
         self._open()
         self._timer.start()
@@ -122,6 +127,10 @@ class LiveSource(RecordSource):
     was unplugged; this source says so once in the message bar each time.
     """
 
+    # Ticks back to back, each waiting up to WAIT_S on the link's queue: a record is
+    # passed on the moment it arrives, and the thread's event loop still runs every WAIT_S.
+    tick_ms = 0
+
     def __init__(self, url=None, link=None, baudrate=115200):
         super().__init__()
         self.url = url
@@ -163,10 +172,14 @@ class LiveSource(RecordSource):
                 self.error.emit(f"cannot send to {self.url or 'the device'}: {_reason(exc)}; "
                                 "send again once the link is up")
         batch = []
+        try:
+            first = [self._link.records.get(timeout=WAIT_S)]
+        except queue.Empty:
+            first = []
         with self._lock:
             while True:
                 try:
-                    rec = self._link.records.get_nowait()
+                    rec = first.pop() if first else self._link.records.get_nowait()
                 except queue.Empty:
                     break
                 if self._recorder is not None:
