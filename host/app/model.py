@@ -5,7 +5,6 @@ shape), views read it, the DSP worker writes estimates back into it.  Keeping
 it plain Python lets the tests and the exporters use it without a window.
 """
 
-import collections
 import math
 
 import numpy as np
@@ -192,25 +191,22 @@ class HuntModel:
         self.status = LinkStatus()
         self.buildings = []
         self.position = None
-        self.events = collections.deque(maxlen=200)
         self.n_records = 0
 
     def set_tasking(self, tasking):
         """Create the targets named by a (masked) tasking dict.
 
-        Accepts the tasking as ``host.session.SessionReader.tasking`` gives it:
-        a dict with a ``targets`` list whose items carry ``label``, ``imsi``,
-        the channel (``channel`` or ``arfcn``/``earfcn``/``uarfcn``, with
-        ``rat``) and ``group``.
+        Accepts the tasking as ``host.session.SessionReader.tasking`` and
+        ``firmware.tasking`` give it: a dict with a ``targets`` list (target
+        index = list position) whose items carry ``label``, ``imsi``, ``rat``,
+        ``channel``, the uplink (``freq_hz`` or ``uplink_hz``) and optionally
+        ``group`` (targets in one box).
         """
-        for i, item in enumerate((tasking or {}).get("targets", [])):
-            index = int(item.get("index", i))
-            channel = next((item[k] for k in ("channel", "arfcn", "earfcn", "uarfcn", "nrarfcn")
-                            if item.get(k) is not None), "")
-            rat = item.get("rat", "")
+        for index, item in enumerate((tasking or {}).get("targets", [])):
+            channel = "" if item.get("channel") is None else item["channel"]
             self.targets[index] = Target(
-                index, item.get("label") or item.get("name"), item.get("imsi"),
-                f"{rat} {channel}".strip(), str(item.get("group", "") or ""),
+                index, item.get("label"), item.get("imsi"),
+                f"{item.get('rat', '')} {channel}".strip(), str(item.get("group") or ""),
                 _freq_hz(item))
 
     def target(self, index):
@@ -244,14 +240,13 @@ class HuntModel:
             elif kind == "STATUS":
                 self._device_status(rec)
             elif kind == "HELLO":
-                self.status.device = str(rec.get("device_id", rec.get("firmware", "")) or "")
+                self.status.device = str(rec.get("device_id") or "")
                 if rec.get("calibration_id"):
                     self.status.calibration_id = str(rec["calibration_id"])
             elif kind == "MARK" or (kind == "EVENT" and rec.get("text") == "mark"):
-                if self.position is not None:
-                    self.marks.append(_time(rec), *self.position)
-            if kind in ("EVENT", "LOG", "NAK", "ACK"):
-                self.events.append(rec)
+                xy = self._xy(rec) or self.position
+                if xy is not None:
+                    self.marks.append(_time(rec), *xy)
         return touched, points, scans
 
     def _meas(self, rec, scans):
@@ -319,15 +314,11 @@ class HuntModel:
         return scans
 
     def _device_status(self, rec):
-        for key, fmt in (("battery_pct", "{:.0f} %"), ("battery_v", "{:.2f} V"),
-                         ("battery_mv", "{:.0f} mV")):
-            if rec.get(key) is not None:
-                self.status.battery = fmt.format(rec[key])
-                break
-        fix = next((rec[k] for k in ("gnss_fix", "fix", "fix_type") if rec.get(k) is not None), None)
-        if fix is not None:
-            sats = rec.get("gnss_sats", rec.get("satellites"))
-            self.status.gnss = _fix_text(fix) + (f", {sats} sats" if sats is not None else "")
+        if rec.get("battery_pct") is not None:
+            self.status.battery = f"{rec['battery_pct']:.0f} %"
+        if rec.get("gnss_fix") is not None:
+            sats = rec.get("gnss_sats")
+            self.status.gnss = _fix_text(rec["gnss_fix"]) + (f", {sats} sats" if sats is not None else "")
         if rec.get("calibration_id"):
             self.status.calibration_id = str(rec["calibration_id"])
 
@@ -356,10 +347,13 @@ def _close_scan(t):
                 float(arr[-1, 4]), float(arr[0, 4]))
 
 
+#: STATUS.gnss_fix is the NMEA 0183 GGA fix-quality field.
+_GGA_QUALITY = {0: "no fix", 1: "GPS fix", 2: "DGPS fix", 3: "PPS fix", 4: "RTK fixed",
+                5: "RTK float", 6: "dead reckoning"}
+
+
 def _fix_text(fix):
-    if isinstance(fix, str):
-        return fix
-    return {0: "no fix", 1: "fix", 2: "2D fix", 3: "3D fix"}.get(int(fix), f"fix {fix}")
+    return _GGA_QUALITY.get(int(fix), f"fix quality {fix}")
 
 
 def _time(rec):

@@ -1,7 +1,7 @@
 """Record sources for the console: a live link or simulator, and a session replay.
 
 Each source is a ``QObject`` moved to its own ``QThread``; a timer in that
-thread drains the input and emits record batches by signal, so the GUI never
+thread reads the input and emits record batches by signal, so the GUI never
 waits on a port or a file.  The live source records every record (when
 recording is on) *before* emitting it: nothing is shown that was not stored.
 """
@@ -280,9 +280,9 @@ class ReplaySource(RecordSource):
         from host.session import SessionError, SessionReader
 
         try:
-            reader = SessionReader(self.path)
-            self._recs = list(reader.records())
-            meta, tasking = reader.meta, reader.tasking
+            with SessionReader(self.path) as reader:
+                self._recs = list(reader.records())
+                meta, tasking = reader.meta, reader.tasking
         except SessionError as exc:
             self._fail(str(exc))
             return

@@ -70,7 +70,7 @@ def hunt_records(seed=7, t0_s=1_700_000_000.0, targets=(0, 1)):
         if i % 40 == 0:
             recs.append({"kind": "STATUS", "seq": seq, "device_time_ms": int((t - t0_s) * 1000),
                          "rx_time_s": t, "battery_mv": 3900, "battery_pct": 81, "temp_c": 21.5,
-                         "gnss_fix": 3, "gnss_sats": 9, "radio_lock": 1, "mode": 1,
+                         "gnss_fix": 1, "gnss_sats": 9, "radio_lock": 1, "mode": 1,
                          "fault_flags": 0, "dropped_frames": 0, "active_target": 0, "floor": 0,
                          "n_targets": len(TASKING["targets"])})
             seq += 1

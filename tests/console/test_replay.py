@@ -59,7 +59,7 @@ def test_bearing_of_last_scan_points_at_the_emitter(replayed):
 def test_status_bar_shows_device_health(replayed):
     texts = {k: v.text() for k, v in replayed.status_labels.items()}
     assert texts["battery"] == "battery: 81 %"
-    assert texts["gnss"].startswith("GNSS: 3D fix")
+    assert texts["gnss"] == "GNSS: GPS fix, 9 sats"  # GGA quality 1
     assert texts["calibration"] == "calibration: 20260917"
 
 
