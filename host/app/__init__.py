@@ -26,10 +26,12 @@ record a live source to), ``antenna`` (pattern id for rotation scans),
 ``grid_n`` (heat-map cells per axis), ``size`` ((width, height) pixels; by default
 the size kept in QSettings).
 
-Layout of this package: ``model`` (hunt state, no Qt), ``sources`` (record
-sources on their own threads), ``dsp_worker`` (estimates on their own thread),
-``views/`` (widgets), ``main_window`` (wiring and actions), ``export``,
-``report``, ``offline_map``, ``tasking_io``.
+Layout of this package: ``model`` (hunt state, no Qt), ``geo`` (local frame),
+``sources`` (record sources on their own threads), ``simulator`` (a ``host.sim``
+hunt as a source), ``dsp_worker`` (heat maps on their own thread) and
+``estimator`` (full estimates in a child process), ``views/`` (widgets),
+``main_window`` (wiring and actions), ``export``, ``report``, ``offline_map``,
+``tasking_io``.
 """
 
 import os
