@@ -11,11 +11,21 @@ def add_arguments(parser):
     parser.add_argument("--csv", required=True, metavar="OUT", help="CSV file to write")
 
 
+def has_position(m):
+    """False for a reading taken before the handheld's first GNSS fix.
+
+    The handheld sends 0,0 flagged stale until it has a fix; a hunt is never at 0 N 0 E.
+    """
+    if m.get("lat_deg") is None or m.get("lon_deg") is None:
+        return False
+    return not (m.get("position_stale") and m["lat_deg"] == 0 and m["lon_deg"] == 0)
+
+
 def session_rows(reader):
     """Measurement CSV rows (dicts) of a session, in recording order."""
     rows = []
     for m in reader.measurements():
-        if m.get("bench"):
+        if m.get("bench") or not has_position(m):
             continue
         rows.append({
             "time_s": round(m["rx_time_s"], 3) if m.get("rx_time_s") is not None
