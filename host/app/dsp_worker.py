@@ -105,12 +105,13 @@ class DspWorker(QObject):
         self.antenna = antenna
         self._pattern = None
         self._freq_hz = {}
+        self._groups = {}
         self._targets = {}
         self._timer = None
         # one waiting thread: it blocks on the estimator's pipe, not on the GIL
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rfhound-estimate")
         self._running = None
-        self._running_target = None
+        self._running_members = []
         self._reported = set()
         self._generation = 0
 
@@ -133,6 +134,19 @@ class DspWorker(QObject):
     def set_target_freqs(self, freq_hz):
         """Take ``{target: uplink frequency in Hz}`` for evaluating the antenna pattern."""
         self._freq_hz.update(freq_hz)
+
+    @pyqtSlot(object)
+    def set_target_groups(self, groups):
+        """Take ``{target: group name}``: targets of one group (the SIMs of one box) share
+        one position and are estimated together, each with its own P0."""
+        self._groups = {t: g for t, g in groups.items() if g}
+
+    def _members(self, target):
+        """The targets estimated together with ``target`` (itself included), sorted."""
+        group = self._groups.get(target)
+        if group is None:
+            return [target]
+        return sorted(t for t, g in self._groups.items() if g == group and t in self._targets)
 
     @pyqtSlot(object)
     def add_points(self, points):
@@ -195,17 +209,19 @@ class DspWorker(QObject):
         if self._running is not None:
             # its result may reach the GUI after `flushed`: estimate that target again here
             concurrent.futures.wait([self._running])
-            if self._running_target in self._targets:
-                self._targets[self._running_target].estimate_dirty = True
+            for t in self._running_members:
+                self._targets[t].estimate_dirty = True
             self._running = None
         for target, st in sorted(self._targets.items()):
             if st.heat_dirty:
                 self._update_heat(target, st)
             if st.estimate_dirty:
-                st.estimate_dirty = False
-                job = self._estimate_job(target, st)
+                members = self._members(target)
+                for t in members:
+                    self._targets[t].estimate_dirty = False
+                job = self._estimate_job(members)
                 if job is not None:
-                    self._finish(self._generation, target, self._pool.submit(*job))
+                    self._finish(self._generation, members, self._pool.submit(*job))
         self.flushed.emit()
 
     def _antenna_pattern(self):
@@ -232,17 +248,17 @@ class DspWorker(QObject):
                  if st.estimate_dirty and now - st.last_estimate_s
                  >= max(self.estimate_interval_s, ESTIMATE_DUTY * st.estimate_took_s)]
         if ready:
-            target = min(ready)[1]
-            st = self._targets[target]
-            st.estimate_dirty = False
-            st.last_estimate_s = now
-            job = self._estimate_job(target, st)
+            members = self._members(min(ready)[1])
+            for t in members:
+                self._targets[t].estimate_dirty = False
+                self._targets[t].last_estimate_s = now
+            job = self._estimate_job(members)
             if job is not None:
                 generation = self._generation
-                self._running_target = target
+                self._running_members = members
                 self._running = self._pool.submit(*job)
                 self._running.add_done_callback(
-                    lambda fut, g=generation, t=target: self._finish(g, t, fut))
+                    lambda fut, g=generation, m=members: self._finish(g, m, fut))
 
     def _update_heat(self, target, st):
         st.heat_dirty = False
@@ -260,17 +276,28 @@ class DspWorker(QObject):
         ll = st.locator.loglik().reshape(grid.shape) * temper
         self.heat_ready.emit(target, (heat_levels(ll), _rect(grid)))
 
-    def _estimate_job(self, target, st):
-        """Return ``(function, args...)`` for the estimator process, or None if too early."""
-        if st.n_detected < MIN_DETECTIONS:
-            return None
-        arr = np.column_stack([st.rows[name] for name in ROW_COLUMNS])
-        for t0, t1 in st.scan_spans:
-            arr = arr[(arr[:, 4] < t0) | (arr[:, 4] > t1)]
-        bearings = tuple(np.array(c) for c in zip(*st.bearings)) if st.bearings else None
-        return _ESTIMATOR.run, arr, bearings, target
+    def _estimate_job(self, members):
+        """Return ``(function, args...)`` for the estimator process, or None if too early.
 
-    def _finish(self, generation, target, future):
+        The readings of every member go in together, labelled by member; those
+        taken during rotation scans stay out (see ``add_scan``).
+        """
+        states = [self._targets[t] for t in members]
+        if sum(st.n_detected for st in states) < MIN_DETECTIONS:
+            return None
+        parts, labels, bearings = [], [], []
+        for label, st in enumerate(states):
+            arr = np.column_stack([st.rows[name] for name in ROW_COLUMNS])
+            for t0, t1 in st.scan_spans:
+                arr = arr[(arr[:, 4] < t0) | (arr[:, 4] > t1)]
+            parts.append(arr)
+            labels.append(np.full(len(arr), label))
+            bearings += st.bearings
+        group = np.concatenate(labels) if len(members) > 1 else None
+        bearings = tuple(np.array(c) for c in zip(*bearings)) if bearings else None
+        return _ESTIMATOR.run, np.concatenate(parts), bearings, members[0], group
+
+    def _finish(self, generation, members, future):
         # Runs on the executor's thread (or in flush); signals cross to the GUI queued.
         try:
             view, error, took_s = future.result()
@@ -279,12 +306,13 @@ class DspWorker(QObject):
             return
         if generation != self._generation:
             return
-        if target in self._targets:
-            self._targets[target].estimate_took_s = took_s
-        if view is not None:
-            self.estimate_ready.emit(target, view)
-        elif error is not None:
-            self._report(("estimate", target), error)
+        for target in members:
+            if target in self._targets:
+                self._targets[target].estimate_took_s = took_s
+            if view is not None:
+                self.estimate_ready.emit(target, view)
+        if view is None and error is not None:
+            self._report(("estimate", members[0]), error)
 
     def _report(self, key, message):
         """Emit ``failed`` once per key, so a persistent problem is said once."""

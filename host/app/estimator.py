@@ -6,7 +6,7 @@ repaint.  It runs in a child process instead (``python -m host.app.estimator``),
 started on first use and shared by every window of the program.
 
 Protocol on the child's stdin/stdout: length-prefixed pickles (``<I`` length),
-one request ``(arr, bearings, target)`` answered by one reply
+one request ``(arr, bearings, target, group)`` answered by one reply
 ``(EstimateView or None, error line or None, seconds taken)``.  Both ends are
 this module, so pickle carries only our own plain objects.
 """
@@ -27,11 +27,13 @@ ESTIMATE_CELLS = 40
 ESTIMATOR_NICE = 10
 
 
-def estimate_view(arr, bearings, target):
-    """Estimate one target: ``(EstimateView or None, error line or None, seconds taken)``.
+def estimate_view(arr, bearings, target, group=None):
+    """Estimate one target (or one box): ``(EstimateView or None, error or None, seconds)``.
 
     ``arr`` has columns x_m, y_m, rssi_dbm (NaN = not detected), floor (NaN =
-    unknown), time_s; ``bearings`` is ``(x_m, y_m, bearing_deg, sigma_deg)`` or None.
+    unknown), time_s; ``bearings`` is ``(x_m, y_m, bearing_deg, sigma_deg)`` or None;
+    ``group`` labels each reading's transmitter when several SIMs of one box are
+    estimated together (one position, one P0 each); ``target`` names errors.
     """
     from dsp.locate import Grid, estimate_position
     from host.app.model import EstimateView
@@ -39,6 +41,8 @@ def estimate_view(arr, bearings, target):
     t0 = time.monotonic()
     x, y, rssi, floor, _t = np.asarray(arr, dtype=float).T
     kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
+    if group is not None:
+        kwargs["group"] = np.asarray(group, dtype=int)
     try:
         est = estimate_position(x, y, rssi, bearings=bearings,
                                 grid=Grid.around(x, y, cells=ESTIMATE_CELLS), **kwargs)
@@ -70,8 +74,8 @@ class EstimatorProcess:
         self._proc = None
         self._lock = threading.Lock()
 
-    def run(self, arr, bearings, target):
-        """Estimate in the child; start (or restart) it when needed.
+    def run(self, arr, bearings, target, group=None):
+        """Estimate in the child (see ``estimate_view``); start (or restart) it when needed.
 
         Raises
         ------
@@ -83,7 +87,7 @@ class EstimatorProcess:
                 self._proc = subprocess.Popen([sys.executable, "-m", "host.app.estimator"],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             try:
-                _write(self._proc.stdin, (np.asarray(arr, dtype=float), bearings, target))
+                _write(self._proc.stdin, (np.asarray(arr, dtype=float), bearings, target, group))
                 reply = _read(self._proc.stdout)
             except (BrokenPipeError, EOFError, pickle.UnpicklingError) as exc:
                 reply = None

@@ -51,6 +51,7 @@ class ConsoleWindow(QMainWindow):
 
     dsp_points = pyqtSignal(object)
     dsp_freqs = pyqtSignal(object)
+    dsp_groups = pyqtSignal(object)
     dsp_scan = pyqtSignal(object)
     dsp_reset = pyqtSignal()
     dsp_flush = pyqtSignal()
@@ -207,6 +208,7 @@ class ConsoleWindow(QMainWindow):
         self.dsp_thread.finished.connect(self.dsp.stop, Qt.DirectConnection)
         self.dsp_points.connect(self.dsp.add_points)
         self.dsp_freqs.connect(self.dsp.set_target_freqs)
+        self.dsp_groups.connect(self.dsp.set_target_groups)
         self.dsp_scan.connect(self.dsp.add_scan)
         self.dsp_reset.connect(self.dsp.reset)
         self.dsp_flush.connect(self.dsp.flush)
@@ -313,6 +315,7 @@ class ConsoleWindow(QMainWindow):
         """Name the targets from a (masked) tasking dict and pass their frequencies on."""
         self.hunt.set_tasking(tasking)
         self.dsp_freqs.emit({i: t.freq_hz for i, t in self.hunt.targets.items() if t.freq_hz})
+        self.dsp_groups.emit({i: t.group for i, t in self.hunt.targets.items()})
         self.table_model.refresh()
 
     def _replay_reset(self):

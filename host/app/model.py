@@ -300,7 +300,7 @@ class HuntModel:
                      or time_s - rows[-1][4] > SCAN_GAP_S):
             done = _close_scan(t)
         if heading is not None and rssi is not None:
-            rows.append((xy[0], xy[1], float(heading) % 360.0, float(rssi), time_s))
+            t.scan_rows.append((xy[0], xy[1], float(heading) % 360.0, float(rssi), time_s))
         return done
 
     def finish_scans(self):

@@ -141,3 +141,15 @@ def test_console_commands_refuse_bad_input_in_one_line(argv, words, session_file
     assert main([str(session_file) if a == "SESSION" else a for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+def test_targets_of_one_box_share_one_estimate(replayed):
+    # both SIMs of the synthetic hunt are tasked as group "box 1": one position, a P0 each
+    a, b = replayed.hunt.targets[0].estimate, replayed.hunt.targets[1].estimate
+    assert (a.x_m, a.y_m) == (b.x_m, b.y_m)
+    # used: every detection of both SIMs except those taken while turning for a bearing
+    recs = hunt_data.hunt_records()
+    detected = sum(r["kind"] == "MEAS" and r["rssi_dbm"] is not None for r in recs)
+    turning = sum(r["kind"] == "MEAS" and r["rssi_dbm"] is not None
+                  and r["heading_deg"] is not None for r in recs)
+    assert a.n_used == detected - turning
