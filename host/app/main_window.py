@@ -463,7 +463,8 @@ class ConsoleWindow(QMainWindow):
                 self.map.show_estimate(t.estimate)
                 self.floors.show_floors(t.estimate.floor_prob if t.estimate else None)
             if everything or "scan" in dirty:
-                self.polar.show_scan(t.live_scan() or t.scan)
+                live = t.live_scan()
+                self.polar.show_scan(live or t.scan, in_progress=live is not None)
                 self.map.show_bearings(t.bearings)
         if everything or "marks" in dirty:
             self.map.show_marks(self.hunt.marks["x_m"], self.hunt.marks["y_m"])

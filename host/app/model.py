@@ -19,6 +19,8 @@ DETECTION_HOLD_S = 10.0
 SCAN_RADIUS_M = 3.0
 #: ... with no pause longer than this ...
 SCAN_GAP_S = 5.0
+#: A turn in progress is shown once it covers this much ...
+LIVE_SCAN_DEG = 45.0
 #: ... and it gives a bearing when its headings cover this much of the circle
 #: (the least ``dsp.bearing.scan_bearing`` accepts by default).
 SCAN_COVERAGE_DEG = 270.0
@@ -140,8 +142,12 @@ class Target:
         return "lost"
 
     def live_scan(self):
-        """Return the scan in progress as a Scan without bearing, or None."""
-        if len(self.scan_rows) < 2:
+        """Return the turn in progress as a Scan without bearing, or None.
+
+        Only a turn of at least ``LIVE_SCAN_DEG`` counts: walking and standing
+        also give headings, and a few degrees of them are no scan.
+        """
+        if len(self.scan_rows) < 4 or _coverage_deg([r[2] for r in self.scan_rows]) < LIVE_SCAN_DEG:
             return None
         arr = np.array(self.scan_rows)
         return Scan(self.index, float(arr[:, 0].mean()), float(arr[:, 1].mean()), arr[:, 2],

@@ -206,8 +206,9 @@ class LiveSource(RecordSource):
             if self._connected is False:
                 self.notice.emit(f"link to {where} is back")
         elif self.url is None:
+            # a simulator or record stream that has run its course: news, not a fault
             self.state.emit("ended")
-            self.error.emit(last_error or "the source stopped sending")
+            self.notice.emit(last_error or "the source stopped sending")
         elif self._connected is None:
             self.state.emit("no port")
             self.error.emit(f"cannot open serial port {where}: {last_error}; check the cable or "

@@ -46,8 +46,8 @@ class PolarPlot(pg.PlotWidget):
             plot.addItem(item)
         plot.setRange(xRange=(-1.25, 1.25), yRange=(-1.45, 1.25), padding=0)
 
-    def show_scan(self, scan):
-        """Show a ``model.Scan`` (None clears)."""
+    def show_scan(self, scan, in_progress=False):
+        """Show a ``model.Scan`` (None clears); ``in_progress`` for a turn not yet complete."""
         if scan is None or len(scan.heading_deg) == 0:
             self.curve.setData([], [])
             self.bearing.setData([], [])
@@ -58,6 +58,13 @@ class PolarPlot(pg.PlotWidget):
         p = scan.power_dbm[order]
         r = np.clip((p - (p.max() - RANGE_DB)) / RANGE_DB, 0.0, 1.0)
         x, y = r * np.sin(h), r * np.cos(h)
+        if in_progress:
+            # an open arc: closing it would draw a chord through headings not yet measured
+            self.curve.setData(x, y)
+            self.bearing.setData([], [])
+            self.caption.setText(f"turning: {_coverage_deg(scan.heading_deg):.0f}\u00b0 "
+                                 "of the circle so far")
+            return
         self.curve.setData(np.append(x, x[0]), np.append(y, y[0]))
         if scan.bearing_deg is not None:
             b = np.radians(scan.bearing_deg)
@@ -69,3 +76,9 @@ class PolarPlot(pg.PlotWidget):
         else:
             self.bearing.setData([], [])
             self.caption.setText(f"no bearing: {scan.rejected}" if scan.rejected else "scan")
+
+
+def _coverage_deg(heading_deg):
+    h = np.sort(np.asarray(heading_deg) % 360.0)
+    gaps = np.diff(np.concatenate([h, [h[0] + 360.0]]))
+    return 360.0 - float(gaps.max()) if len(h) > 1 else 0.0
