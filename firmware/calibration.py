@@ -14,10 +14,39 @@ MAX_ENTRIES = 16
 FIELDS = ("band_lo_mhz", "band_hi_mhz", "offset_cdb", "slope_e4", "temp_coef_mdb_per_c",
           "ref_temp_cdeg", "floor_cdbm", "knee_cdbm")
 
+# The calibration bands' edges (MHz, lo <= f < hi), the same ranges as
+# dsp.bands.CALIBRATION_BANDS (tests/firmware/test_calibration_bands.py holds them equal):
+# the bench calibrates per band and writes one entry per band with these edges, and
+# hardware/calibration/default.json has one entry each. The gaps hold no uplink band.
+BAND_EDGES_MHZ = ((698, 806), (806, 880), (880, 960), (1700, 1880), (1880, 2025),
+                  (2300, 2400), (2496, 2690), (3300, 4200), (4400, 5000))
+
+# Where the compressed response reaches 1 dB compression, in calibrated (straight-line)
+# power below the band's knee, per unit slope: 6.87 dB.
+# The bench's response model (host/bench/response.py) compresses the input-referred
+# reading r with a Rapp limiter of smoothness s = 1 (the AD9363's soft limiter):
+#   r = r_l - 10 log10(1 + 10^((r_l - r_k)/10)),   r_k = (knee - offset) / slope.
+# 1 dB compression, r = r_l - 1, is at r_l - r_k = 10 log10(10^0.1 - 1) = -5.868 dB (the
+# input p1dB is 5.87 dB x slope below the knee), where the reading is 1 dB lower still:
+# r - r_k = -6.868 dB. The firmware reports offset + slope * r, so an input at or above
+# p1dB reads at or above knee - slope * 6.868 dB, and the reading stays below the knee
+# however strong the input: a flag at the knee itself would never fire.
+P1DB_BELOW_KNEE_CDB = 687
+
 
 def reading_cdb(rssi_q_sum, n_reads, gain_db):
-    """Mean input-referred level in centi-dB from a sum of RSSI readings (0.25 dB steps)."""
-    return -((rssi_q_sum * 25) // n_reads) - gain_db * 100
+    """Mean input-referred level in centi-dB from a sum of RSSI readings (0.25 dB steps).
+
+    The mean is rounded to the nearest centi-dB, ties to even, so that the rounding adds
+    no bias on average (half up would read 1/(2 n_reads) of a centi-dB high). Integer
+    arithmetic only: the measurement loop calls it under heap_lock().
+    """
+    x = rssi_q_sum * 25
+    q = x // n_reads
+    twice_rem = 2 * (x - q * n_reads)
+    if twice_rem > n_reads or (twice_rem == n_reads and q & 1):
+        q += 1
+    return -q - gain_db * 100
 
 
 class Calibration:
@@ -27,6 +56,8 @@ class Calibration:
         self._cols = [array.array("i", [0] * MAX_ENTRIES) for _ in FIELDS]
         (self.lo_mhz, self.hi_mhz, self.offset_cdb, self.slope_e4, self.tc_mdb,
          self.ref_cdeg, self.floor_cdbm, self.knee_cdbm) = self._cols
+        # F_SATURATED threshold per entry: calibrated power at 1 dB compression
+        self.sat_cdbm = array.array("i", [0] * MAX_ENTRIES)
         self._staged = None
 
     def load(self, doc):
@@ -46,6 +77,7 @@ class Calibration:
         for i, row in enumerate(rows):
             for c, v in zip(self._cols, row):
                 c[i] = v
+            self.sat_cdbm[i] = self.knee_cdbm[i] - (self.slope_e4[i] * P1DB_BELOW_KNEE_CDB) // 10000
         self.n = len(rows)
         self.calibration_id = cal_id
 

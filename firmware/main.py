@@ -23,7 +23,7 @@ from lis3mdl import Lis3mdl
 from lsm6dsox import Lsm6dsox
 from heading import Compass
 from baro import Bmp388, FloorTracker
-from calibration import Calibration, FIELDS
+from calibration import BAND_EDGES_MHZ, Calibration, FIELDS
 from measure import Hunter, Position
 from outbox import Outbox
 
@@ -36,7 +36,7 @@ TASKING_STATE_FILE = "tasking_state.json"
 # The nominal table (hardware/calibration/default.json) until a lab calibration arrives.
 DEFAULT_CALIBRATION = {"calibration_id": 1, "entries": [
     dict(zip(FIELDS, (lo, hi, 1000, 10000, 0, 2500, -10000, -3500)))
-    for lo, hi in ((700, 1000), (1000, 2000), (2000, 2700), (2700, 3800))]}
+    for lo, hi in BAND_EDGES_MHZ]}
 GNSS_STALE_MS = 2500
 RADIO_RETRY_MS = 1000
 RADIO_RESET_REPORT_MS = 3000

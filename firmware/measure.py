@@ -167,22 +167,10 @@ class Hunter:
                 lo_q = q
             time.sleep_us(gap_us)
         gain_db = self._gain_db[slot]
+        # input-referred, |reading| <= 12775 + 12800: always fits the int16 field
         reading = reading_cdb(total, n, gain_db)
-        b = self._band[slot]
-        if b == _NO_BAND:
-            flags |= protocol.F_UNCALIBRATED
-            power = reading
-        else:
-            cal = self.cal
-            power = cal.power_cdbm(b, reading, self.temp_cdeg)
-            if power < cal.floor_cdbm[b] + _DETECT_MARGIN_CDB:
-                flags |= protocol.F_NOT_DETECTED
-            if power >= cal.knee_cdbm[b] or lo_q <= _ADC_FULL_SCALE_Q:
-                flags |= protocol.F_SATURATED
-        if power > 32767:
-            power = 32767
-        elif power < -32768:
-            power = -32768
+        if lo_q <= _ADC_FULL_SCALE_Q:
+            flags |= protocol.F_SATURATED
         heading = self._heading()
         if heading < 0:
             flags |= protocol.F_NO_HEADING
@@ -190,15 +178,41 @@ class Hunter:
         pos = self.pos
         if pos.stale:
             flags |= protocol.F_POSITION_STALE
+        b = self._band[slot]
+        if b == _NO_BAND:
+            cal_flags = flags | protocol.F_UNCALIBRATED
+            power = reading
+        else:
+            cal = self.cal
+            cal_flags = flags
+            power = cal.power_cdbm(b, reading, self.temp_cdeg)
+            if power < cal.floor_cdbm[b] + _DETECT_MARGIN_CDB:
+                cal_flags |= protocol.F_NOT_DETECTED
+            if power >= cal.sat_cdbm[b]:
+                cal_flags |= protocol.F_SATURATED
+            if power > 32767:
+                power = 32767
+            elif power < -32768:
+                power = -32768
         self.last_cdbm[slot] = power
-        self.last_flags[slot] = flags
+        self.last_flags[slot] = cal_flags
         dwell = time.ticks_diff(time.ticks_ms(), t0)
+        self._send(target, cal_flags, power, total, n, gain_db, heading, dwell, t0)
+        if slot == _BENCH_SLOT and b != _NO_BAND:
+            # raw_rssi is rounded to 0.25 dB, which biases a mean of n reads by 1/(2n) of
+            # a step; the bench fits the reading the calibration is applied to, so a
+            # calibrated BENCH reading is followed by that reading, unrounded
+            self._send(target, flags | protocol.F_UNCALIBRATED, reading, total, n, gain_db,
+                       heading, dwell, t0)
+        self.cycles += 1
+
+    def _send(self, target, flags, cdbm, total, n, gain_db, heading, dwell, t0):
+        pos = self.pos
         ob = self.outbox
-        struct.pack_into(_MEAS_FMT, ob.raw(), protocol.PAYLOAD_OFFSET, target, flags, power,
+        struct.pack_into(_MEAS_FMT, ob.raw(), protocol.PAYLOAD_OFFSET, target, flags, cdbm,
                          (total + (n >> 1)) // n, gain_db, heading, pos.lat_e7, pos.lon_e7,
                          pos.alt_dm, pos.floor, dwell)
         ob.send(protocol.MEAS, self._meas_size, t0)
-        self.cycles += 1
 
     def _heading(self):
         if self.compass is None:

@@ -1,10 +1,14 @@
 """The handheld as a bench instrument: BENCH mode over the serial link.
 
 In BENCH mode the firmware measures one fixed frequency continuously and sends
-MEAS frames flagged ``F_BENCH`` (target 255) with the raw RSSI (quarter-dB
-steps) and the receive gain; STATUS frames (1 Hz) carry the die temperature.
-The bench needs only those: ``r = -raw_rssi / 4 - gain_db`` is the
-input-referred reading the calibration maps to dBm (firmware/calibration.py).
+MEAS frames flagged ``F_BENCH`` (target 255); STATUS frames (1 Hz) carry the
+die temperature. Each dwell gives a frame flagged ``F_UNCALIBRATED`` whose
+``rssi_cdbm`` is the input-referred reading ``r = -rssi - gain_db`` (0.01 dB,
+the mean of the dwell's reads unrounded) that the calibration maps to dBm
+(firmware/calibration.py); in a calibrated band it follows a frame with the
+calibrated power. The bench fits ``r`` rather than ``-raw_rssi / 4 - gain_db``:
+``raw_rssi`` is rounded half up to 0.25 dB, 1/(2 n) of a step high on average
+for n reads per dwell (0.03 dB at n = 4).
 """
 import time
 
@@ -12,17 +16,16 @@ import numpy as np
 
 from firmware import protocol as P
 
-#: quarter-dB steps of the AD9363 RSSI read-back
-RSSI_STEP_DB = 0.25
-
 
 class HandheldError(RuntimeError):
     """The handheld refused a request or stopped sending readings."""
 
 
-def reading_db(raw_rssi, gain_db):
-    """Input-referred reading (dB) of a MEAS record's raw RSSI and gain."""
-    return -RSSI_STEP_DB * np.asarray(raw_rssi, dtype=float) - np.asarray(gain_db, dtype=float)
+def reading_db(records):
+    """Input-referred readings (dB) of bench MEAS records from ``readings(raw=True)``."""
+    if not all(rec["flags"] & P.F_UNCALIBRATED for rec in records):
+        raise ValueError("reading_db needs the F_UNCALIBRATED bench readings (raw=True)")
+    return np.array([rec["rssi_dbm"] for rec in records], dtype=float)
 
 
 class BenchHandheld:
@@ -89,8 +92,14 @@ class BenchHandheld:
         """Leave BENCH mode."""
         self._request(P.SET_MODE, (P.MODE_IDLE, 0, 0, 0), "IDLE mode")
 
-    def readings(self, n, *, after_s, timeout_s=5.0):
+    def readings(self, n, *, after_s, timeout_s=5.0, raw=False):
         """``n`` bench MEAS records received after host time ``after_s`` (epoch s).
+
+        Parameters
+        ----------
+        raw : bool
+            True: the input-referred readings (``F_UNCALIBRATED``; :func:`reading_db`).
+            False: the handheld's calibrated power (``rssi_dbm``).
 
         Returns
         -------
@@ -105,6 +114,7 @@ class BenchHandheld:
         while i > 0 and (dev.records[i - 1]["rx_time_s"] or 0.0) >= after_s:
             i -= 1
         got = []
+        others = 0
         while len(got) < n:
             for rec in dev.records[i:]:
                 self._track_clock(rec)
@@ -112,11 +122,21 @@ class BenchHandheld:
                 # when the handheld started measuring, on the host clock
                 if (rec["kind"] == "MEAS" and rec.get("bench") and not rec.get("radio_fault")
                         and rec["device_time_ms"] / 1e3 + self._clock_offset_s >= after_s):
-                    got.append(rec)
+                    if bool(rec["flags"] & P.F_UNCALIBRATED) == raw:
+                        got.append(rec)
+                    else:
+                        others += 1
             i = len(dev.records)
             if len(got) >= n:
                 break
             if time.monotonic() > deadline:
+                if others and not got:
+                    raise HandheldError(
+                        f"handheld {self.name} sent only "
+                        + ("calibrated bench readings (firmware without unrounded "
+                           "bench readings: update it)" if raw else
+                           f"uncalibrated bench readings: its calibration has no band at "
+                           f"{self.freq_hz / 1e6:.3f} MHz"))
                 raise HandheldError(
                     f"handheld {self.name} sent {len(got)} of {n} bench readings "
                     f"in {timeout_s:.0f} s on {dev.link.url}")

@@ -147,9 +147,10 @@ def measure_pattern(rotator, handheld, azimuths_deg, *, freq_hz, isotropic_dbm, 
         for az in todo:
             reached = rotator.move_to(az)
             time.sleep(settle_s)
-            recs = handheld.readings(n_readings, after_s=time.time())
+            recs = handheld.readings(n_readings, after_s=time.time(),
+                                     raw=calibration is not None)
             if calibration is not None:
-                r = hh_mod.reading_db([x["raw_rssi"] for x in recs], [x["gain_db"] for x in recs])
+                r = hh_mod.reading_db(recs)
                 temps = handheld.temperatures()
                 temp = temps[-1][1] if temps else None
                 power = float(response.input_dbm(float(np.mean(r)), calibration, temp))

@@ -158,8 +158,8 @@ def measure_point(generator, handheld, point, *, cable_loss_db, n_readings, sett
     generator.set_level_dbm(point.input_dbm + cable_loss_db)
     after_s = time.time() + settle_s
     time.sleep(settle_s)
-    recs = handheld.readings(n_readings, after_s=after_s)
-    r = reading_db([rec["raw_rssi"] for rec in recs], [rec["gain_db"] for rec in recs])
+    recs = handheld.readings(n_readings, after_s=after_s, raw=True)
+    r = reading_db(recs)
     return {
         "kind": "point", "key": list(point.key), "band": point.band,
         "freq_hz": point.freq_hz, "input_dbm": point.input_dbm,
