@@ -19,8 +19,8 @@ from PyQt5.QtWidgets import QGraphicsItem, QGraphicsPathItem
 POWER_RANGE_DBM = (-120.0, -50.0)
 #: Number of colour steps of the track; brushes are made once per step.
 POWER_STEPS = 32
-#: The map zooms in again when the hunt fills less than this share of the view.
-SHRINK_BELOW = 0.15
+#: The map zooms in again when the hunt spans less than this share of the view both ways.
+SHRINK_BELOW = 0.35
 #: Length of a drawn bearing wedge.
 WEDGE_LENGTH_M = 400.0
 
@@ -269,8 +269,8 @@ class MapView(pg.PlotWidget):
     def fit(self):
         """Keep the track, estimate and buildings in view unless the user has moved it.
 
-        The view changes only when something has left it, when the hunt fills
-        less than ``SHRINK_BELOW`` of it (an early, wide ellipse has shrunk), or
+        The view changes only when something has left it, when the hunt spans
+        less than ``SHRINK_BELOW`` of it both ways (an early, wide ellipse has shrunk), or
         after ``clear_hunt`` and ``follow``; then with room to spare: every
         change of view re-renders the cached track.
         """
@@ -282,9 +282,11 @@ class MapView(pg.PlotWidget):
         box = QRectF(x0, y0, max(x1 - x0, 10.0), max(y1 - y0, 10.0))
         vb = self.getPlotItem().getViewBox()
         view = vb.viewRect()
-        area = view.width() * view.height()
-        if (self._fitted is not None and view.contains(box)
-                and box.width() * box.height() > SHRINK_BELOW * area):
+        # after a fit the hunt spans most of the view in at least one direction (the
+        # other may be set by the locked aspect), so this cannot refit on every frame
+        small = (box.width() < SHRINK_BELOW * view.width()
+                 and box.height() < SHRINK_BELOW * view.height())
+        if self._fitted is not None and view.contains(box) and not small:
             return
         padding = 0.08 if self._fitted is None else 0.2
         self._fitted = box
