@@ -96,19 +96,25 @@ class StreetNetwork:
             self._adj[a].append((b, w))
             self._adj[b].append((a, w))
 
-    def snap(self, xy_m):
-        """The nearest point on any street: ``(point, edge index, fraction along it)``."""
+    def nearest_points(self, xy_m):
+        """The nearest point of every street to a point: ``[(distance_m, point, edge index)]``, nearest first."""
         p = np.asarray(xy_m, dtype=float)
-        best = None
+        out = []
         for i, (a, b) in enumerate(self.edges):
             pa, pb = self.nodes_m[a], self.nodes_m[b]
             ab = pb - pa
             t = float(np.clip(np.dot(p - pa, ab) / max(np.dot(ab, ab), 1e-12), 0.0, 1.0))
             q = pa + t * ab
-            dist = float(np.hypot(*(q - p)))
-            if best is None or dist < best[0]:
-                best = (dist, q, i, t)
-        return best[1], best[2], best[3]
+            out.append((float(np.hypot(*(q - p))), q, i))
+        out.sort(key=lambda r: r[0])
+        return out
+
+    def snap(self, xy_m):
+        """The nearest point on any street: ``(point, edge index, fraction along it)``."""
+        _, q, i = self.nearest_points(xy_m)[0]
+        pa, pb = (self.nodes_m[n] for n in self.edges[i])
+        ab = pb - pa
+        return q, i, float(np.dot(q - pa, ab) / max(np.dot(ab, ab), 1e-12))
 
     def route(self, start_m, goal_m):
         """Shortest walk along streets between two points, as an ``(N, 2)`` polyline.

@@ -38,6 +38,8 @@ CHI2_2DOF_95 = 5.991464547107979
 #: Scans need this many detected samples for a bearing; sigma floor for model error (deg).
 MIN_SCAN_SAMPLES = 12
 MIN_BEARING_SIGMA_DEG = 8.0
+#: A scan's last readings are in this long after it ends (simulated s).
+SCAN_SETTLE_S = 1.0
 #: Readings are averaged over this much simulated time before locating (s):
 #: at walking pace that is about 8 wavelengths, which averages out fast fading
 #: (Lee's local mean) and keeps the locator's work small.
@@ -128,6 +130,17 @@ class Hunt:
         half = window // 2
         med = np.array([np.median(p[max(i - half, 0): i + half + 1]) for i in range(len(p))])
         return a["x_m"], a["y_m"], med
+
+    def catch_up(self):
+        """Let the officer finish the plan (recording all the while), then read its scans.
+
+        A decision that must include the last scan's bearing (which building to
+        climb) waits for it instead of planning ahead.
+        """
+        until_s = self.officer.end_time_s() + SCAN_SETTLE_S
+        while self.clock.now_s() < until_s and not self._stop.is_set():
+            self._drain(self.link)
+        self._finish_scans(self.clock.now_s())
 
     def wait_for_estimate(self):
         """Block until an estimate that includes every reading so far is in."""
@@ -279,7 +292,7 @@ class Hunt:
         return a
 
     def _finish_scans(self, now):
-        pending = [s for s in self._scans if s not in self._scans_done and s[1] + 1.0 < now]
+        pending = [s for s in self._scans if s not in self._scans_done and s[1] + SCAN_SETTLE_S < now]
         if not pending:
             return
         a = self.readings()

@@ -29,6 +29,10 @@ MIN_FLOOR_READINGS = 5
 MAX_DWELL_EXTENSIONS = 3
 #: Most buildings the search officer climbs.
 MAX_CLIMBS = 2
+#: The cross scan: a street spot at most this far from the estimate (m) that sees it
+#: at least this far round from the approach spot (deg).
+CROSS_REACH_M = 60.0
+CROSS_MIN_ANGLE_DEG = 60.0
 #: The hotter/colder officer listens at the doors of this many buildings nearest the
 #: hot spot (the two facing each other across the street, and one more), this long (s).
 DOORS_TO_TRY = 3
@@ -147,10 +151,18 @@ class SearchOfficer:
                     officer.walk_to(spot, aim_m=aim)
                     hunt.scan()
                     return False
-                self.phase = "climb"
+                self.phase = "cross"
+                cross = self._cross_spot(aim, spot)
+                if cross is not None:
+                    officer.walk_to(cross, aim_m=aim)
+                    hunt.scan()
+                    return False
+        if self.phase == "cross":
+            self.phase = "climb"
         if self.climber is not None and not self.climber.finished:
             self.climber.step(hunt)
             return False
+        hunt.catch_up()
         hunt.wait_for_estimate()
         if hunt.estimate is None:
             return True
@@ -160,6 +172,21 @@ class SearchOfficer:
         self.climber = self.climbs[building.id] = _Climber()
         self.climber.start(officer, building, (hunt.estimate.x_m, hunt.estimate.y_m))
         return False
+
+    def _cross_spot(self, aim, spot):
+        """A street spot that sees the estimate from another side than ``spot`` does.
+
+        Bearings that cross near a right angle fix a point best; two from the
+        same street only fix a line.
+        """
+        first_deg = bearing_deg(aim, spot)
+        for dist_m, q, _ in self.world.streets.nearest_points(aim):
+            if dist_m > CROSS_REACH_M:
+                break
+            off = abs((bearing_deg(aim, q) - first_deg + 180.0) % 360.0 - 180.0)
+            if off >= CROSS_MIN_ANGLE_DEG:
+                return q
+        return None
 
     def answer(self, hunt):
         """Final (x_m, y_m, floor, building id) of the hunt."""
