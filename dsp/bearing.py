@@ -17,23 +17,9 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from dsp.antenna import AntennaPattern, load_pattern
+from dsp.checks import as_1d_float as _as_1d_float
 
 _GRID_DEG = np.arange(0.0, 360.0, 1.0)
-
-
-def _as_1d_float(x, name):
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
-    arr = arr.astype(float)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values at index "
-                         f"{int(np.flatnonzero(~np.isfinite(arr))[0])}")
-    return arr
 
 
 def _pattern_row(pattern, freq_hz):

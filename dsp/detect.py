@@ -26,6 +26,8 @@ Without a schedule: cell-averaging CFAR on the power series
 import numpy as np
 import scipy.stats
 
+from dsp.checks import as_1d_float as _as_1d_float
+
 # Primitive polynomials over GF(2) as feedback taps (exponents), one per
 # degree: x^n + ... + 1 (Xilinx XAPP052 table of maximal-length LFSRs).
 _PRIMITIVE_TAPS = {
@@ -33,21 +35,6 @@ _PRIMITIVE_TAPS = {
     8: (8, 6, 5, 4), 9: (9, 5), 10: (10, 7), 11: (11, 9), 12: (12, 6, 4, 1),
     13: (13, 4, 3, 1), 14: (14, 5, 3, 1), 15: (15, 14), 16: (16, 15, 13, 4),
 }
-
-
-def _as_1d_float(x, name):
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
-    arr = arr.astype(float)
-    if not np.all(np.isfinite(arr)):
-        i = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} contains NaN or infinite values (first at index {i})")
-    return arr
 
 
 def m_sequence(degree, *, state=1):
