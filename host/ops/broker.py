@@ -7,6 +7,7 @@ coverage gaps and restarts.
 """
 
 import ssl
+import sys
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -70,3 +71,34 @@ def connect_failure(config, exc):
         return True, (f"broker {config.url}: TLS handshake failed ({exc.reason or exc}); check that the "
                       "port is a TLS listener and the --certfile/--keyfile pair")
     return False, f"broker {config.url} not reachable: {exc or type(exc).__name__}"
+
+
+class FailureNotes:
+    """Connection-failure bookkeeping shared by the relay and the ops centre.
+
+    The class using it sets ``config``, ``_log``, ``_ever_connected``, ``_closing`` and
+    ``_last_failure``. A fatal failure before the first connection is returned for the
+    caller to stop on; any other is logged once per distinct text while paho retries.
+    """
+
+    def _warn_once(self, text):
+        if text != self._last_failure:
+            self._log.warning("%s; retrying", text)
+        self._last_failure = text
+
+    def _connect_failed(self):
+        # paho calls on_connect_fail inside its ``except OSError`` around the connection
+        # attempt, so the exception is still the one being handled.
+        fatal, text = connect_failure(self.config, sys.exc_info()[1])
+        if fatal and not self._ever_connected:
+            self._last_failure = text
+            return text
+        self._warn_once(text)
+        return None
+
+    def _early_disconnect(self, reason_code):
+        if not self._ever_connected and not self._closing:
+            # E.g. a TLS 1.3 broker that wants a client certificate says so only
+            # after the handshake, as a dropped connection.
+            self._warn_once(f"broker {self.config.url} closed the connection before accepting "
+                            f"it ({reason_code}); check the credentials or client certificate")

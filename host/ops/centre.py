@@ -7,14 +7,13 @@ board only then; a malformed one is logged, counted, acknowledged and skipped.
 """
 
 import logging
-import sys
 import threading
 import time
 
 from host.errors import UserError
 from host.ops import envelope, topics
 from host.ops.archive import Archive
-from host.ops.broker import connect_failure, make_client, refusal_message
+from host.ops.broker import FailureNotes, make_client, refusal_message
 from host.ops.hunts import HuntBoard
 
 log = logging.getLogger("rfhound.ops.centre")
@@ -26,7 +25,7 @@ FLUSH_S = 0.02
 BATCH_MAX = 500
 
 
-class OpsCentre:
+class OpsCentre(FailureNotes):
     """Subscribe to all teams, archive every session, keep the live-hunt board.
 
     Parameters
@@ -38,6 +37,8 @@ class OpsCentre:
     on_record : callable, optional
         ``on_record(envelope, new)`` after each archived message (paho's thread).
     """
+
+    _log = log
 
     def __init__(self, config, archive_dir, *, client_id="rfhound-ops", on_record=None):
         self.config = config
@@ -95,25 +96,13 @@ class OpsCentre:
         self.subscribed.set()
 
     def _on_connect_fail(self, client, userdata):
-        # paho calls this inside its ``except OSError`` around the connection
-        # attempt, so the exception is still the one being handled.
-        fatal, text = connect_failure(self.config, sys.exc_info()[1])
-        if fatal and not self._ever_connected:
+        text = self._connect_failed()
+        if text is not None:
             self.fatal = text
             self._failed.set()
-        elif text != self._last_failure:
-            log.warning("%s; retrying", text)
-        self._last_failure = text
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if not self._ever_connected and not self._closing:
-            # E.g. a TLS 1.3 broker that wants a client certificate says so only
-            # after the handshake, as a dropped connection.
-            text = (f"broker {self.config.url} closed the connection before accepting it "
-                    f"({reason_code}); check the credentials or client certificate")
-            if text != self._last_failure:
-                log.warning("%s; retrying", text)
-            self._last_failure = text
+        self._early_disconnect(reason_code)
         if self.subscribed.is_set() and not self._closing:
             log.warning("link to %s lost (%s); reconnecting", self.config.url, reason_code)
         self.subscribed.clear()

@@ -9,7 +9,6 @@ relay from the outbox. The receiver de-duplicates by ``(session_id, record_id)``
 
 import logging
 import queue
-import sys
 import threading
 import time
 
@@ -18,7 +17,7 @@ from paho.mqtt.properties import Properties
 
 from host.errors import UserError
 from host.ops import envelope, topics
-from host.ops.broker import SESSION_EXPIRY_S, connect_failure, make_client, refusal_message
+from host.ops.broker import SESSION_EXPIRY_S, FailureNotes, make_client, refusal_message
 from host.ops.outbox import META_RECORD_ID, AckWriter, Outbox
 
 log = logging.getLogger("rfhound.ops.relay")
@@ -33,7 +32,7 @@ FINISH_GRACE_S = 2.0
 NOT_AUTHORIZED = 135
 
 
-class Relay:
+class Relay(FailureNotes):
     """Publish one session file to a broker.
 
     Parameters
@@ -47,6 +46,8 @@ class Relay:
     poll_s : float
         How often to look for new records when there are none.
     """
+
+    _log = log
 
     def __init__(self, session_path, config, team, *, poll_s=0.05):
         self.team = topics.check_team(team)
@@ -87,24 +88,12 @@ class Relay:
         log.info("connected to %s as team %s (session %s)", self.config.url, self.team, self.session_id)
 
     def _on_connect_fail(self, client, userdata):
-        # paho calls this inside its ``except OSError`` around the connection
-        # attempt, so the exception is still the one being handled.
-        fatal, text = connect_failure(self.config, sys.exc_info()[1])
-        if fatal and not self._ever_connected:
+        text = self._connect_failed()
+        if text is not None:
             self._fatal = text
-        elif text != self._last_failure:
-            log.warning("%s; retrying", text)
-        self._last_failure = text
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if not self._ever_connected and not self._closing:
-            # E.g. a TLS 1.3 broker that wants a client certificate says so only
-            # after the handshake, as a dropped connection.
-            text = (f"broker {self.config.url} closed the connection before accepting it "
-                    f"({reason_code}); check the credentials or client certificate")
-            if text != self._last_failure:
-                log.warning("%s; retrying", text)
-            self._last_failure = text
+        self._early_disconnect(reason_code)
         if self.connected.is_set() and not self._closing:
             log.warning("link to %s lost (%s); records stay in the outbox until acknowledged",
                         self.config.url, reason_code)
