@@ -25,28 +25,48 @@ def add_arguments(parser):
                              "(default: the middle of the pattern's table)")
 
 
-def _scans(rows, x, y):
-    """Split the directional rows of one target into rotation scans (index arrays)."""
+#: A run of directional readings at one spot is a rotation scan when its headings cover this
+#: much of the circle; shorter runs are readings on the move (the antenna points where the
+#: officer walks) and count as signal-strength readings like any other.
+SCAN_MIN_COVERAGE_DEG = 270.0
+
+
+def _coverage_deg(heading_deg):
+    """Degrees of azimuth the headings span: 360 minus the widest gap between them."""
     import numpy as np
-    scans, current = [], []
+    h = np.sort(np.mod(heading_deg, 360.0))
+    gaps = np.diff(np.concatenate([h, h[:1] + 360.0]))
+    return 360.0 - float(gaps.max())
+
+
+def _scans(rows, x, y, heading_deg):
+    """The rotation scans among one target's directional rows (index arrays)."""
+    import numpy as np
+    runs, current = [], []
     for i in rows:
         if current and np.hypot(x[i] - x[current[0]], y[i] - y[current[0]]) > SCAN_RADIUS_M:
-            scans.append(current)
+            runs.append(current)
             current = []
         current.append(i)
     if current:
-        scans.append(current)
-    return [np.array(s) for s in scans if len(s) >= SCAN_MIN_SAMPLES]
+        runs.append(current)
+    return [np.array(r) for r in runs if len(r) >= SCAN_MIN_SAMPLES
+            and _coverage_deg(heading_deg[r]) >= SCAN_MIN_COVERAGE_DEG]
 
 
 def _bearings(idx, data, x, y, freq_hz, warn, label):
-    """Bearings (x, y, bearing_deg, sigma_deg) from the target's rotation scans, or None."""
+    """Bearings (x, y, bearing_deg, sigma_deg) from the target's rotation scans, or None,
+    and the rows the scans took (which then carry the pattern, not the distance)."""
     import numpy as np
 
     from dsp.antenna import load_pattern
     from dsp.bearing import scan_bearing
-    out = []
-    for scan in _scans(idx, x, y):
+    out, taken = [], []
+    if not len(idx):
+        return None, np.array([], dtype=int)
+    detected = idx[np.isfinite(data["rssi_dbm"][idx])]
+    for scan in _scans(detected, x, y, data["heading_deg"]):
+        taken.append(scan)
         antenna = data["antenna"][scan[0]] if "antenna" in data else ""
         try:
             pattern = load_pattern(antenna) if antenna else load_pattern()
@@ -62,9 +82,10 @@ def _bearings(idx, data, x, y, freq_hz, warn, label):
                  f"({props['rejected'] or 'front/back ambiguous'})")
             continue
         out.append((x[scan].mean(), y[scan].mean(), bearing, max(props["sigma_deg"], 0.5)))
+    rows = np.concatenate(taken) if taken else np.array([], dtype=int)
     if not out:
-        return None
-    return tuple(np.array(col) for col in zip(*out))
+        return None, rows
+    return tuple(np.array(col) for col in zip(*out)), rows
 
 
 def _report(est, to_output):
@@ -110,10 +131,9 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
     for label in labels:
         mine = np.flatnonzero(data["target"] == label)
         mine = mine[np.argsort(data["time_s"][mine], kind="stable")]
-        omni = mine[~directional[mine]]
+        brg, scan_rows = _bearings(mine[directional[mine]], data, x, y, freq_hz, warn, label)
+        omni = np.setdiff1d(mine, scan_rows, assume_unique=True)
         detected = omni[np.isfinite(data["rssi_dbm"][omni])]
-        scan_rows = mine[directional[mine] & np.isfinite(data["rssi_dbm"][mine])]
-        brg = _bearings(scan_rows, data, x, y, freq_hz, warn, label) if len(scan_rows) else None
         nf = noise_floor_dbm
         if nf is None and len(detected):
             nf = float(data["rssi_dbm"][detected].min())
