@@ -115,8 +115,11 @@ def fit(rd, brg, cells, coarse_cells, cell_m, *, sigma_db=None, corr_m=None, rob
     f2, z2 = hyps[fi], tx_z_m(hyps[fi])
     raw = rss.residuals(m2, p2, f2, z2, robust=False)[:n_det] * sigma0
     sigma = sigma_db if sigma_db is not None else max(rss.robust_sigma(raw), rss.MIN_SIGMA_DB)
-    corr = corr_m if corr_m is not None else rss.fit_corr_m(det_only.x_m, det_only.y_m, raw, sigma)
-    m3r = rss.Model(rd, sigma, corr, ones, use_coefs, whiten=whiten)
+    if corr_m is None:
+        corr, share = rss.fit_variogram(det_only.x_m, det_only.y_m, raw, sigma)
+    else:
+        corr, share = corr_m, 1.0
+    m3r = rss.Model(rd, sigma, corr, ones, use_coefs, whiten=whiten, corr_share=share)
     rows = rss.whiten(raw, rss.ar1_rho(det_only.x_m, det_only.y_m, m3r.whiten_m)) / sigma
     weights = rss.student_weights(rows) if robust else ones
     # How much narrower the working likelihood is than the truth allows (correlation).
@@ -125,7 +128,7 @@ def fit(rd, brg, cells, coarse_cells, cell_m, *, sigma_db=None, corr_m=None, rob
         p2, robust)
 
     # Stage 3: the full model on the grid (the heat map, tempered), then the refined maximum.
-    m3 = rss.Model(rd, sigma, corr, weights, use_coefs, whiten=whiten)
+    m3 = rss.Model(rd, sigma, corr, weights, use_coefs, whiten=whiten, corr_share=share)
     grids = [rss.profile_grid(m3, cx, cy, f, tx_z_m(f)) for f in hyps]
     ll = temper * np.array([g[0] for g in grids]) + bll
     floor_prob, joint = floors.floor_posterior(ll)

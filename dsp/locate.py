@@ -139,7 +139,7 @@ def _bearings(bearings):
 
 def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_dbm=None,
                       bearings=None, grid=None, sigma_db=None, corr_m=None, robust=True,
-                      group=None, tx_floors=None, whiten=False):
+                      group=None, tx_floors=None, whiten=False, position_sigma_m=None):
     """Maximum-likelihood emitter position from RSS readings, bearings and floors.
 
     Parameters
@@ -174,6 +174,13 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         position.
     tx_floors : array_like of int, optional
         Floors the emitter may be on (default `dsp.floors.candidate_floors`).
+    position_sigma_m : float, optional
+        Standard deviation (m, per axis) of the reading positions' error, as
+        a GNSS receiver states it.  That error wanders slowly (tens of
+        seconds), so neighbouring readings and a scan's bearing share it, and
+        a shared offset of the readings moves the estimate by the same
+        offset, which no residual can show: ``position_sigma_m^2 I`` is
+        added to the covariance (the bound for an offset common to all).
 
     Returns
     -------
@@ -203,11 +210,16 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
     cell_m = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
     fit = fuse.fit(rd, brg, grid.cells(), coarse.cells(), cell_m, sigma_db=sigma_db,
                    corr_m=corr_m, robust=robust, whiten=whiten, tx_floors=tx_floors)
-    ell, cep = ellipse.error_ellipse(fit.cov_xy), ellipse.cep50_m(fit.cov_xy)
+    cov_xy = fit.cov_xy
+    if position_sigma_m:
+        if not (np.isfinite(position_sigma_m) and position_sigma_m > 0):
+            raise ValueError(f"position_sigma_m must be a positive number of metres, got {position_sigma_m}")
+        cov_xy = cov_xy + float(position_sigma_m) ** 2 * np.eye(2)
+    ell, cep = ellipse.error_ellipse(cov_xy), ellipse.cep50_m(cov_xy)
     p0 = fit.p0_dbm
     return Estimate(
         x_m=float(fit.xy_m[0]), y_m=float(fit.xy_m[1]), floor=fit.floor,
-        floor_prob=fit.floor_prob, cov_m2=fit.cov_xy, ellipse=ell, cep50_m=cep,
+        floor_prob=fit.floor_prob, cov_m2=cov_xy, ellipse=ell, cep50_m=cep,
         n_used=fit.n_used, p0_dbm=None if p0 is None else (float(p0[0]) if len(p0) == 1 else p0),
         n_exp=fit.n_exp, posterior=fit.posterior.reshape(grid.shape), grid=grid,
         sigma_db=fit.sigma_db, corr_m=fit.corr_m, floor_loss_db=fit.floor_loss_db,

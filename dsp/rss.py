@@ -55,6 +55,8 @@ P0_MAX_DBM = 5.0
 P0_WALL_DB = 1.0
 #: Smallest shadowing sigma used (dB): keeps the posterior finite on noise-free data.
 MIN_SIGMA_DB = 1e-3
+#: Correlated share of the residual variance below which the residuals count as white.
+MIN_CORR_SHARE = 0.1
 _RIDGE = 1e-9
 _CHUNK_ELEMS = 250_000  # (cells x readings) per chunk: 2 MB arrays stay in cache
 
@@ -160,21 +162,39 @@ def robust_sigma(r):
 
 
 def fit_corr_m(x_m, y_m, resid_db, sigma_db, max_lag=80):
-    """Correlation distance (m) of residuals along the walk, from a robust variogram.
+    """Correlation distance (m) of residuals along the walk: the distance of `fit_variogram`."""
+    return fit_variogram(x_m, y_m, resid_db, sigma_db, max_lag)[0]
+
+
+def fit_variogram(x_m, y_m, resid_db, sigma_db, max_lag=80):
+    """Correlation distance (m) and correlated share of residuals along the walk.
 
     Pairs of readings up to ``max_lag`` steps apart are binned by distance h;
     each bin's semivariance is the Cressie-Hawkins estimate
     ``(mean |r_i - r_j|^(1/2))^4 / (0.914 + 0.988 / N_h)``, which one
     outlier cannot inflate (an outlier looks like decorrelation to a plain
     AR(1) fit and pulls the distance toward zero).  The model
-    ``gamma(h) = s^2 (1 - exp(-h / D))`` is fitted over candidate D with s^2
-    in closed form, weighted by pair counts.  Returns 0.0 when no
-    correlation beyond the reading spacing is seen.
+    ``gamma(h) = c0 + s^2 (1 - exp(-h / D))`` is fitted over candidate D with
+    the nugget c0 and the partial sill s^2 (both >= 0) in closed form,
+    weighted by pair counts.  The nugget is what decorrelates within a
+    reading's spacing (fading left in a local median, sensor noise); without
+    it, a walk whose residuals are half nugget and half a slow field (the
+    model error of walls and floors the locator does not know) looked
+    uncorrelated, and its ellipse was as narrow as if every reading were
+    independent.
+
+    Returns
+    -------
+    corr_m : float
+        D, or 0.0 when no correlation beyond the reading spacing is seen.
+    share : float
+        ``s^2 / (c0 + s^2)``: the part of the residual variance that is
+        correlated over D (0.0 with ``corr_m``).
     """
     r = np.asarray(resid_db, float)
     n = len(r)
     if n < 16:
-        return 0.0
+        return 0.0, 0.0
     h_parts, g_parts = [], []
     for k in range(1, min(max_lag, n - 1) + 1):
         h_parts.append(np.hypot(x_m[k:] - x_m[:-k], y_m[k:] - y_m[:-k]))
@@ -187,15 +207,17 @@ def fit_corr_m(x_m, y_m, resid_db, sigma_db, max_lag=80):
     mean_root = np.bincount(idx, g, minlength=len(edges) + 1)[keep] / count[keep]
     gamma = mean_root**4 / (0.914 + 0.988 / count[keep])
     h_bin = np.bincount(idx, h, minlength=len(edges) + 1)[keep] / count[keep]
-    w = count[keep].astype(float)
-    best, best_sse = 0.0, np.sum(w * (gamma - np.sum(w * gamma) / w.sum()) ** 2)
+    sw = np.sqrt(count[keep].astype(float))
+    flat_sse = float(np.sum((sw * (gamma - np.sum(sw**2 * gamma) / np.sum(sw**2))) ** 2))
+    best, best_sse = (0.0, 0.0), flat_sse
     for corr_m in CORR_CANDIDATES_M[1:]:
         shape = 1.0 - np.exp(-h_bin / corr_m)
-        s2 = np.sum(w * shape * gamma) / np.sum(w * shape * shape)
-        sse = np.sum(w * (gamma - s2 * shape) ** 2)
-        if sse < best_sse:
-            best, best_sse = float(corr_m), sse
-    return best
+        (c0, s2), _ = optimize.nnls(np.column_stack([sw, sw * shape]), sw * gamma)
+        sse = float(np.sum((sw * (gamma - c0 - s2 * shape)) ** 2))
+        if sse < best_sse and s2 > 0.0:
+            best, best_sse = (float(corr_m), float(s2 / (c0 + s2))), sse
+    # A sill this small is the variogram's own noise over white residuals.
+    return best if best[1] >= MIN_CORR_SHARE else (0.0, 0.0)
 
 
 @dataclass
@@ -209,6 +231,7 @@ class Model:
     use_floor_coefs: bool
     whiten: bool = False
     n_bounds: tuple = N_BOUNDS
+    corr_share: float = 1.0  # part of sigma^2 correlated over corr_m; the rest is a nugget
 
     @property
     def whiten_m(self):
@@ -435,7 +458,10 @@ def m_estimate_covariance(model, fun, params, robust):
         n_det = len(rd.x_m)
         rho = ar1_rho(rd.x_m, rd.y_m, model.whiten_m)
         wg = whiten_transpose(g[:n_det], rho)
-        meat = wg.T @ _correlation_times(rd.x_m, rd.y_m, model.corr_m, wg) + g[n_det:].T @ g[n_det:]
+        # R = share exp(-d / corr_m) + (1 - share) I: the nugget decorrelates at once.
+        share = model.corr_share
+        meat = (share * (wg.T @ _correlation_times(rd.x_m, rd.y_m, model.corr_m, wg))
+                + (1.0 - share) * (wg.T @ wg) + g[n_det:].T @ g[n_det:])
     a_inv = np.linalg.pinv(bread)
     cov = c * a_inv @ meat @ a_inv
     return cov, float(np.trace(a_inv[:2, :2]) / max(np.trace(cov[:2, :2]), 1e-300))

@@ -44,6 +44,11 @@ SCAN_SETTLE_S = 1.0
 #: at walking pace that is about 8 wavelengths, which averages out fast fading
 #: (Lee's local mean) and keeps the locator's work small.
 BIN_S = 1.0
+#: Horizontal GNSS error the locator allows for, per axis (m): a consumer receiver in a
+#: street of buildings, as its own accuracy estimate typically says (the world's officer
+#: draws 3 m).  It wanders over tens of seconds, so it shifts whole stretches of the walk
+#: and the estimate with them, which the RSS residuals cannot show.
+GNSS_SIGMA_M = 3.0
 #: What the locator raises on data it cannot use (too few readings, singular fits).
 _LOCATOR_ERRORS = (ValueError, np.linalg.LinAlgError)
 
@@ -333,7 +338,8 @@ class Hunt:
 
     @staticmethod
     def _run_job(job):
-        est = estimate_position(job["x"], job["y"], job["rssi"], bearings=job["bearings"], grid=job["grid"], group=job["group"])
+        est = estimate_position(job["x"], job["y"], job["rssi"], bearings=job["bearings"], grid=job["grid"],
+                                group=job["group"], position_sigma_m=GNSS_SIGMA_M)
         return est, job["t_s"]
 
     def _submit(self, force=False):
