@@ -14,21 +14,13 @@ import socket
 import struct
 import sys
 
-_MPY = sys.implementation.name == "micropython"
+from busops import (
+    OP_SPI_WRITE, OP_SPI_XFER, OP_PIN_WRITE, OP_PIN_READ, OP_I2C_WRITE_MEM,
+    OP_I2C_READ_MEM, OP_I2C_WRITE, OP_UART_READ, OP_UART_WRITE, OP_PWM, OP_WDT, OP_ADC,
+    OP_PIN_MODE
+)
 
-OP_SPI_WRITE = 1
-OP_SPI_XFER = 2
-OP_PIN_WRITE = 3
-OP_PIN_READ = 4
-OP_I2C_WRITE_MEM = 5
-OP_I2C_READ_MEM = 6
-OP_I2C_WRITE = 7
-OP_UART_READ = 8
-OP_UART_WRITE = 9
-OP_PWM = 10
-OP_WDT = 11
-OP_ADC = 12
-OP_PIN_MODE = 13
+_MPY = sys.implementation.name == "micropython"
 
 PWRON_RESET = 1
 HARD_RESET = 2
