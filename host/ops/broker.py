@@ -96,6 +96,14 @@ class FailureNotes:
         self._warn_once(text)
         return None
 
+    def _connect_refused(self, reason_code):
+        """A CONNACK refusal: its text if no retry can help (credentials, ACL), else None."""
+        message = refusal_message(self.config, reason_code)
+        if not message:
+            self._log.warning("broker %s refused connection: %s; retrying", self.config.url,
+                              reason_code)
+        return message
+
     def _early_disconnect(self, reason_code):
         if not self._ever_connected and not self._closing:
             # E.g. a TLS 1.3 broker that wants a client certificate says so only

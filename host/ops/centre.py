@@ -13,7 +13,7 @@ import time
 from host.errors import UserError
 from host.ops import envelope, topics
 from host.ops.archive import Archive
-from host.ops.broker import FailureNotes, make_client, refusal_message
+from host.ops.broker import FailureNotes, make_client
 from host.ops.hunts import HuntBoard
 
 log = logging.getLogger("rfhound.ops.centre")
@@ -71,12 +71,10 @@ class OpsCentre(FailureNotes):
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            message = refusal_message(self.config, reason_code)
+            message = self._connect_refused(reason_code)
             if message:
                 self.fatal = message
                 self._failed.set()
-            else:
-                log.warning("broker %s refused connection: %s; retrying", self.config.url, reason_code)
             return
         self.stats["connects"] += 1
         self._ever_connected = True

@@ -17,7 +17,7 @@ from paho.mqtt.properties import Properties
 
 from host.errors import UserError
 from host.ops import envelope, topics
-from host.ops.broker import SESSION_EXPIRY_S, FailureNotes, make_client, refusal_message
+from host.ops.broker import SESSION_EXPIRY_S, FailureNotes, make_client
 from host.ops.outbox import META_RECORD_ID, AckWriter, Outbox
 
 log = logging.getLogger("rfhound.ops.relay")
@@ -75,11 +75,9 @@ class Relay(FailureNotes):
     # SQLite, and take no lock of ours (paho holds its own message lock here).
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            message = refusal_message(self.config, reason_code)
+            message = self._connect_refused(reason_code)
             if message:
                 self._fatal = message
-            else:
-                log.warning("broker %s refused connection: %s; retrying", self.config.url, reason_code)
             return
         self.stats["connects"] += 1
         self._ever_connected = True
