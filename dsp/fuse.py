@@ -47,7 +47,7 @@ def tx_z_m(tx_floor):
 
 
 def fit(rd, brg, cells, coarse_cells, cell_m, *, sigma_db=None, corr_m=None, robust=True,
-        whiten=False, tx_floors=None):
+        whiten=False, tx_floors=None, cell_log_prior=None):
     """Position, covariance, floor and heat map from validated readings.
 
     Parameters
@@ -61,6 +61,9 @@ def fit(rd, brg, cells, coarse_cells, cell_m, *, sigma_db=None, corr_m=None, rob
         Cell size of the heat map (m).
     sigma_db, corr_m, robust, whiten, tx_floors
         As in `dsp.locate.estimate_position`.
+    cell_log_prior : ndarray, optional
+        Log-prior of each heat-map cell (``-inf`` rules a cell out; see
+        `dsp.footprints`); default uniform.
 
     Raises
     ------
@@ -78,6 +81,8 @@ def fit(rd, brg, cells, coarse_cells, cell_m, *, sigma_db=None, corr_m=None, rob
     use_coefs = floors_measured and bool(np.any(rd.indoor[rd.detected]))
     n_theta = rd.n_groups + (propagation.N_FLOOR_COEFS if use_coefs else 0) + 1
     bll = triangulate.bearing_loglik(cx, cy, *brg) if brg else 0.0
+    if cell_log_prior is not None:
+        bll = bll + cell_log_prior
 
     # Position and theta, plus one degree of freedom for sigma when it is not given.
     n_needed = n_theta + 2 + (sigma_db is None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp import ellipse, fuse, propagation, rss
+from dsp import ellipse, footprints as fp, fuse, propagation, rss
 from dsp.crb import crb_position  # noqa: F401  (part of this module's public API)
 
 #: Cells per axis of the grid built around the data when none is given.
@@ -62,7 +62,9 @@ class Estimate:
     ``orientation_deg`` of the major axis clockwise from north); ``posterior``
     has shape ``grid.shape`` and sums to 1; ``floor`` and ``floor_prob`` are
     None when no floors were measured.  ``p0_dbm`` is one value per group
-    label (a float for one target).
+    label (a float for one target).  With footprints, ``building`` is the
+    index of the most probable one and ``building_prob`` the posterior mass
+    of each (both None without).
     """
 
     x_m: float
@@ -80,6 +82,8 @@ class Estimate:
     sigma_db: float | None = None
     corr_m: float | None = None
     floor_loss_db: tuple | None = None
+    building: int | None = None
+    building_prob: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -139,7 +143,8 @@ def _bearings(bearings):
 
 def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_dbm=None,
                       bearings=None, grid=None, sigma_db=None, corr_m=None, robust=True,
-                      group=None, tx_floors=None, whiten=False, position_sigma_m=None):
+                      group=None, tx_floors=None, whiten=False, position_sigma_m=None,
+                      footprints=None):
     """Maximum-likelihood emitter position from RSS readings, bearings and floors.
 
     Parameters
@@ -181,6 +186,14 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         a shared offset of the readings moves the estimate by the same
         offset, which no residual can show: ``position_sigma_m^2 I`` is
         added to the covariance (the bound for an offset common to all).
+    footprints : sequence of (N, 2) array_like, optional
+        Building footprints (polygons, same local metres) of which one
+        holds the emitter: the prior is uniform over them and zero in
+        the streets.  Then ``building`` is the footprint with the most
+        posterior mass, the position is the posterior mean inside it (see
+        `dsp.footprints`) and the covariance is the posterior's second
+        moment about that position.  A footprint must cover at least a
+        cell of the grid to be told apart from its neighbours.
 
     Returns
     -------
@@ -208,9 +221,27 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
     # Stage 1 of the fit only seeds the rest: every other grid line is enough.
     coarse = Grid(grid.x_m[::2], grid.y_m[::2]) if min(grid.shape) > 40 else grid
     cell_m = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
-    fit = fuse.fit(rd, brg, grid.cells(), coarse.cells(), cell_m, sigma_db=sigma_db,
-                   corr_m=corr_m, robust=robust, whiten=whiten, tx_floors=tx_floors)
-    cov_xy = fit.cov_xy
+    cx, cy = grid.cells()
+    polys = fp.as_polygons(footprints)
+    prior = owner = None
+    if polys:
+        owner = fp.cell_owner(polys, cx, cy, cell_m)
+        if not np.any(owner >= 0):
+            raise ValueError(f"none of the {len(polys)} footprints lies on the grid: "
+                             "are they in the readings' local metres?")
+        prior = fp.log_prior(owner)
+    fit = fuse.fit(rd, brg, (cx, cy), coarse.cells(), cell_m, sigma_db=sigma_db,
+                   corr_m=corr_m, robust=robust, whiten=whiten, tx_floors=tx_floors,
+                   cell_log_prior=prior)
+    xy, cov_xy = fit.xy_m, fit.cov_xy
+    building = building_prob = None
+    if polys:
+        building_prob = fp.building_prob(fit.posterior, owner, len(polys))
+        building = int(np.argmax(building_prob))
+        xy = np.array(fp.mean_in(polys[building], fit.posterior, owner, building, cx, cy))
+        dev = np.column_stack([cx - xy[0], cy - xy[1]])
+        # The posterior's spread about the answer, plus a cell's quantisation.
+        cov_xy = (dev * fit.posterior[:, None]).T @ dev + np.eye(2) * cell_m**2 / 12.0
     if position_sigma_m:
         if not (np.isfinite(position_sigma_m) and position_sigma_m > 0):
             raise ValueError(f"position_sigma_m must be a positive number of metres, got {position_sigma_m}")
@@ -218,13 +249,14 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
     ell, cep = ellipse.error_ellipse(cov_xy), ellipse.cep50_m(cov_xy)
     p0 = fit.p0_dbm
     return Estimate(
-        x_m=float(fit.xy_m[0]), y_m=float(fit.xy_m[1]), floor=fit.floor,
+        x_m=float(xy[0]), y_m=float(xy[1]), floor=fit.floor,
         floor_prob=fit.floor_prob, cov_m2=cov_xy, ellipse=ell, cep50_m=cep,
         n_used=fit.n_used, p0_dbm=None if p0 is None else (float(p0[0]) if len(p0) == 1 else p0),
         n_exp=fit.n_exp, posterior=fit.posterior.reshape(grid.shape), grid=grid,
         sigma_db=fit.sigma_db, corr_m=fit.corr_m, floor_loss_db=fit.floor_loss_db,
+        building=building, building_prob=building_prob,
         extra={"n_bearings": 0 if brg is None else len(brg[0]), "temper": fit.temper,
-               "widened": fit.widened})
+               "widened": fit.widened, "ml_xy_m": (float(fit.xy_m[0]), float(fit.xy_m[1]))})
 
 
 class LiveLocator:

@@ -10,44 +10,10 @@ import math
 
 import numpy as np
 
-
-def polygon_contains(poly_m, x_m, y_m):
-    """True where the point lies inside the polygon (even-odd rule).
-
-    ``x_m`` and ``y_m`` broadcast; the result has their shape.
-    """
-    x = np.asarray(x_m, dtype=float)
-    y = np.asarray(y_m, dtype=float)
-    inside = np.zeros(np.broadcast(x, y).shape, dtype=bool)
-    xs, ys = poly_m[:, 0], poly_m[:, 1]
-    xe, ye = np.roll(xs, -1), np.roll(ys, -1)
-    for x0, y0, x1, y1 in zip(xs, ys, xe, ye):
-        crosses = (y0 > y) != (y1 > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_cross = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-        inside ^= crosses & (x < x_cross)
-    return inside
-
-
-def polygon_area_m2(poly_m):
-    """Unsigned area of a simple polygon (shoelace formula)."""
-    x, y = poly_m[:, 0], poly_m[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
-def distance_to_polygon_m(poly_m, x_m, y_m):
-    """Distance from a point to the polygon's boundary, 0 when inside."""
-    if polygon_contains(poly_m, x_m, y_m):
-        return 0.0
-    return min(_point_segment_distance_m(x_m, y_m, a, b)
-               for a, b in zip(poly_m, np.roll(poly_m, -1, axis=0)))
-
-
-def _point_segment_distance_m(x_m, y_m, a, b):
-    p = np.array([x_m, y_m], dtype=float)
-    ab = b - a
-    t = np.clip(np.dot(p - a, ab) / max(np.dot(ab, ab), 1e-12), 0.0, 1.0)
-    return float(np.hypot(*(a + t * ab - p)))
+# The footprint geometry lives in dsp, which uses it as the locator's building prior.
+from dsp.footprints import area_m2 as polygon_area_m2  # noqa: F401
+from dsp.footprints import contains as polygon_contains
+from dsp.footprints import distance_m as distance_to_polygon_m  # noqa: F401
 
 
 def segment_crossings(poly_m, p0, p1):

@@ -15,7 +15,8 @@ it; it appends segments to the `Officer` and says when the hunt is over.
 
 import numpy as np
 
-from host.sim.geometry import distance_to_polygon_m, polygon_contains
+from dsp.footprints import closest_point_in
+from host.sim.geometry import distance_to_polygon_m
 from host.sim.officer import bearing_deg, route_polyline, split_polyline
 
 #: An approach that would move the officer less than this is not worth walking (m).
@@ -280,7 +281,7 @@ class HotterColderOfficer:
             return None
         # The officer's answer is "in that building, near the hot spot": the
         # point of the building's footprint closest to the hottest reading.
-        x, y = _closest_point_in(self.chosen.footprint_m, self.best_xy)
+        x, y = closest_point_in(self.chosen.footprint_m, *self.best_xy)
         return x, y, self.climber.floor(hunt), self.chosen.id
 
     def climb_windows(self, building_id):
@@ -288,20 +289,6 @@ class HotterColderOfficer:
         if self.chosen is None or self.chosen.id != building_id:
             return {}
         return self.climber.windows
-
-
-def _closest_point_in(poly_m, xy):
-    if polygon_contains(poly_m, *xy):
-        return float(xy[0]), float(xy[1])
-    best, best_d = None, np.inf
-    for a, b in zip(poly_m, np.roll(poly_m, -1, axis=0)):
-        ab = b - a
-        t = np.clip(np.dot(xy - a, ab) / max(np.dot(ab, ab), 1e-12), 0.0, 1.0)
-        q = a + t * ab
-        d = np.hypot(*(q - xy))
-        if d < best_d:
-            best, best_d = q, d
-    return float(best[0]), float(best[1])
 
 
 STRATEGIES = {"search": SearchOfficer, "hotter-colder": HotterColderOfficer}
