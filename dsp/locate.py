@@ -192,7 +192,9 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         the streets.  Then ``building`` is the footprint with the most
         posterior mass, the position is the posterior mean inside it (see
         `dsp.footprints`) and the covariance is the posterior's second
-        moment about that position.  A footprint must cover at least a
+        moment about that position; when the peak is narrower than a
+        cell and inside that building, the refined maximum and its
+        covariance stand.  A footprint must cover at least a
         cell of the grid to be told apart from its neighbours.
 
     Returns
@@ -238,10 +240,16 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
     if polys:
         building_prob = fp.building_prob(fit.posterior, owner, len(polys))
         building = int(np.argmax(building_prob))
-        xy = np.array(fp.mean_in(polys[building], fit.posterior, owner, building, cx, cy))
-        dev = np.column_stack([cx - xy[0], cy - xy[1]])
-        # The posterior's spread about the answer, plus a cell's quantisation.
-        cov_xy = (dev * fit.posterior[:, None]).T @ dev + np.eye(2) * cell_m**2 / 12.0
+        peak_m = np.sqrt(max(np.linalg.eigvalsh(fit.cov_xy)[-1], 0.0))
+        if peak_m < cell_m and fp.contains(polys[building], *fit.xy_m):
+            # A peak narrower than a cell, inside the building: the grid cannot resolve
+            # it, and the refined maximum is the answer.
+            pass
+        else:
+            xy = np.array(fp.mean_in(polys[building], fit.posterior, owner, building, cx, cy))
+            dev = np.column_stack([cx - xy[0], cy - xy[1]])
+            # The posterior's spread about the answer, plus a cell's quantisation.
+            cov_xy = (dev * fit.posterior[:, None]).T @ dev + np.eye(2) * cell_m**2 / 12.0
     if position_sigma_m:
         if not (np.isfinite(position_sigma_m) and position_sigma_m > 0):
             raise ValueError(f"position_sigma_m must be a positive number of metres, got {position_sigma_m}")
