@@ -17,6 +17,12 @@ SCAN_MIN_SAMPLES = 4
 def add_arguments(parser):
     parser.add_argument("file", metavar="FILE.csv", help="measurement CSV (docs/formats.md)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--footprints", metavar="FILE.geojson", default=None,
+                        help="building footprints (GeoJSON Polygon/MultiPolygon, outer rings): "
+                             "the rack is in one of them, and each answer names its building. "
+                             "Coordinates are [lon, lat] (RFC 7946) when the CSV has "
+                             "lat_deg/lon_deg, else [x_m, y_m] in the CSV's local metres "
+                             "(non-standard GeoJSON)")
     parser.add_argument("--noise-floor-dbm", type=float, default=None,
                         help="detection threshold for the empty-rssi (not detected) rows; "
                              "default: each target's weakest detection")
@@ -88,7 +94,19 @@ def _bearings(idx, data, x, y, freq_hz, warn, label):
     return tuple(np.array(col) for col in zip(*out)), rows
 
 
-def _report(est, to_output):
+#: Buildings listed under "buildings" hold at least this much posterior mass.
+BUILDING_MIN_PROB = 0.01
+
+
+def _building_probs(names, building_prob):
+    """Posterior mass per building name (a name's polygons summed), most probable first."""
+    total = {}
+    for name, p in zip(names, building_prob):
+        total[name] = total.get(name, 0.0) + float(p)
+    return sorted(total.items(), key=lambda item: -item[1])
+
+
+def _report(est, to_output, names=None, warn=None, label=""):
     out = to_output(est.x_m, est.y_m)
     out.update({
         "floor": est.floor,
@@ -96,11 +114,46 @@ def _report(est, to_output):
         "cep50_m": round(est.cep50_m, 2),
         "n_used": int(est.n_used),
     })
+    if names is not None:
+        ranked = _building_probs(names, est.building_prob)
+        best, prob = ranked[0]
+        if names[est.building] != best and warn:
+            warn(f"{label}: {best} holds the most mass over all its polygons ({prob:.2f}), but "
+                 f"the position is in the most probable single footprint, of {names[est.building]}")
+        out["building"] = {"id": best, "prob": round(prob, 3)}
+        out["buildings"] = [{"id": name, "prob": round(p, 3)} for name, p in ranked
+                            if p >= BUILDING_MIN_PROB]
     return out
 
 
-def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
-    """The JSON-ready result of ``rfhound locate`` for one CSV file."""
+def _local_footprints(fp_path, csv_path, x, y, to_local, wgs84):
+    """The footprints of ``fp_path`` as (N, 2) rings in the readings' local metres, and their
+    building names; a UserError when none of them lies in the readings' area."""
+    import numpy as np
+
+    from dsp import footprints as fp
+    from dsp import locate
+    from host.footprints_file import read_footprints
+    names, rings = read_footprints(fp_path, wgs84=wgs84)
+    if wgs84:
+        rings = [np.column_stack(to_local(r[:, 1], r[:, 0])) for r in rings]
+    # The area estimate_position searches by default; a footprint outside it can hold no mass.
+    grid = locate.Grid.around(x, y)
+    cell_m = float(np.diff(grid.x_m).mean())
+    if not np.any(fp.cell_owner(rings, *grid.cells(), cell_m) >= 0):
+        frame = ("[lon, lat] in degrees (RFC 7946), like the CSV's lat_deg/lon_deg" if wgs84 else
+                 "[x_m, y_m] in the same local metres as the CSV's x_m/y_m")
+        raise UserError(f"{fp_path}: none of the {len(rings)} footprints lies in the area of the "
+                        f"readings in {csv_path}; the coordinates must be {frame}")
+    return rings, names
+
+
+def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, footprints_path=None, warn=None):
+    """The JSON-ready result of ``rfhound locate`` for one CSV file.
+
+    With ``footprints_path`` (GeoJSON, `host.footprints_file`) every estimate
+    is confined to the buildings and names the most probable one.
+    """
     import numpy as np
 
     from dsp import geo, groups, locate
@@ -113,17 +166,26 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
     wgs84 = "lat_deg" in data
     if wgs84:
         lat0, lon0 = geo.origin_of(data["lat_deg"], data["lon_deg"])
-        x, y, _ = geo.enu_from_lla(data["lat_deg"], data["lon_deg"], 0.0, lat0, lon0, 0.0)
+
+        def to_local(lat, lon):
+            e, nn, _ = geo.enu_from_lla(lat, lon, 0.0, lat0, lon0, 0.0)
+            return e, nn
+
+        x, y = to_local(data["lat_deg"], data["lon_deg"])
 
         def to_output(e, nn):
             lat, lon, _ = geo.lla_from_enu(e, nn, 0.0, lat0, lon0, 0.0)
             return {"lat_deg": round(float(lat), 7), "lon_deg": round(float(lon), 7)}
     else:
         x, y = data["x_m"], data["y_m"]
+        to_local = None
 
         def to_output(e, nn):
             return {"x_m": round(float(e), 2), "y_m": round(float(nn), 2)}
 
+    polys = building_names = None
+    if footprints_path is not None:
+        polys, building_names = _local_footprints(footprints_path, path, x, y, to_local, wgs84)
     floor = data.get("floor")
     directional = np.isfinite(data["heading_deg"]) if "heading_deg" in data else np.zeros(n, bool)
     labels = list(dict.fromkeys(data["target"]))
@@ -142,12 +204,12 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
                 "floor": fl, "time_s": data["time_s"][omni]}
         try:
             est = locate.estimate_position(part["x_m"], part["y_m"], part["rssi_dbm"], floor=fl,
-                                           noise_floor_dbm=nf, bearings=brg)
+                                           noise_floor_dbm=nf, bearings=brg, footprints=polys)
         except (ValueError, np.linalg.LinAlgError) as exc:
             warn(f"target {label} not located: {exc}")
             continue
         parts[label] = (part, nf)
-        results.append({"target": label, **_report(est, to_output)})
+        results.append({"target": label, **_report(est, to_output, building_names, warn, label)})
         located.append((label, est))
 
     if not located:
@@ -163,11 +225,12 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, warn=None):
             part_list = [dict(p, floor=None) for p in part_list]
         nf = min(parts[name][1] for name in names if parts[name][1] is not None)
         try:
-            est = groups.joint_estimate(part_list, noise_floor_dbm=nf)
+            est = groups.joint_estimate(part_list, noise_floor_dbm=nf, footprints=polys)
         except (ValueError, np.linalg.LinAlgError) as exc:
             warn(f"group {', '.join(names)} not estimated jointly: {exc}")
             continue
-        out_groups.append({"targets": names, **_report(est, to_output)})
+        out_groups.append({"targets": names, **_report(est, to_output, building_names, warn,
+                                                         "+".join(names))})
     return {"targets": results, "groups": out_groups}
 
 
@@ -175,14 +238,20 @@ def _table(result):
     first = (result["targets"] or [{}])[0]
     pos = ("lat_deg", "lon_deg") if "lat_deg" in first else ("x_m", "y_m")
     head = ["target", *pos, "floor", "major_m", "minor_m", "orient_deg", "cep50_m", "n_used"]
+    with_buildings = "building" in first
+    if with_buildings:
+        head.insert(len(pos) + 1, "building")
     lines = []
     for kind, rows in (("target", result["targets"]), ("group", result["groups"])):
         for r in rows:
             name = r["target"] if kind == "target" else "+".join(r["targets"])
             e = r["ellipse"]
-            lines.append([name, *(str(r[p]) for p in pos), "-" if r["floor"] is None else str(r["floor"]),
-                          f"{e['semi_major_m']:.1f}", f"{e['semi_minor_m']:.1f}",
-                          f"{e['orientation_deg']:.0f}", f"{r['cep50_m']:.1f}", str(r["n_used"])])
+            line = [name, *(str(r[p]) for p in pos), "-" if r["floor"] is None else str(r["floor"]),
+                    f"{e['semi_major_m']:.1f}", f"{e['semi_minor_m']:.1f}",
+                    f"{e['orientation_deg']:.0f}", f"{r['cep50_m']:.1f}", str(r["n_used"])]
+            if with_buildings:
+                line.insert(len(pos) + 1, f"{r['building']['id']} {r['building']['prob']:.2f}")
+            lines.append(line)
     widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join([fmt.format(*head)] + [fmt.format(*l) for l in lines])
@@ -192,6 +261,6 @@ def run(args):
     def warn(text):
         print(f"rfhound locate: {text}", file=sys.stderr)
     result = locate_file(args.file, noise_floor_dbm=args.noise_floor_dbm, freq_hz=args.freq_hz,
-                         warn=warn)
+                         footprints_path=args.footprints, warn=warn)
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
