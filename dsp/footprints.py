@@ -4,16 +4,18 @@ A SIM-box rack stands in a building, never in the street the officer walks.
 Given the footprints (from a city map, in the readings' local metres), the
 prior over candidate positions is uniform over the footprints and zero
 elsewhere; the answer to "which building" is the posterior mass each
-footprint holds, and the position is the posterior mean inside the most
-probable one.  Unlike the grid maximum, that mean is not quantised to cells,
-and unlike the mean over the whole map it never falls between two buildings
-the posterior is split over.
+footprint holds, and the position is the posterior mean over the block of
+touching footprints that holds the most mass (`region_mean`).  Unlike the
+grid maximum, that mean is not quantised to cells, and unlike the mean over
+the whole map it never falls in the street between two blocks the posterior
+is split over.
 
 Footprints are simple polygons given as ``(N, 2)`` vertex arrays (east,
 north metres; open or closed rings).
 """
 
 import numpy as np
+from scipy import ndimage
 
 
 def as_polygons(footprints):
@@ -121,16 +123,29 @@ def building_prob(posterior, owner, n_buildings):
     return mass / total if total > 0 else np.full(n_buildings, 1.0 / max(n_buildings, 1))
 
 
-def mean_in(poly_m, posterior, owner, k, cell_x_m, cell_y_m):
-    """Posterior mean over the cells of footprint ``k``, moved inside it if it falls outside.
+def region_mean(polys, posterior, owner, grid_shape, cell_x_m, cell_y_m):
+    """Posterior mean over the built-up region holding the most mass.
 
-    (The mean of a concave footprint's cells can lie in its courtyard.)
+    A region is a 4-connected patch of footprint cells: a block of
+    buildings wall to wall, cut off from the next block by a street at
+    least a cell wide.  The mean over the whole map would fall in the street
+    between two blocks the posterior is split over; the mean over one
+    building would discard the spread across its neighbours' party walls.
+    A mean outside every footprint (a courtyard) moves to the closest
+    footprint point of the region.
+
+    Returns ``(x_m, y_m)``.
     """
     post = np.ravel(posterior)
-    m = owner == k
-    w = post[m]
+    labels, n = ndimage.label((owner >= 0).reshape(grid_shape))
+    labels = labels.ravel()
+    mass = np.bincount(labels, post, minlength=n + 1)
+    mass[0] = -1.0
+    in_region = labels == int(np.argmax(mass))
+    w = post[in_region]
     if w.sum() <= 0:
-        w = np.ones(int(m.sum()))
-    x = float(np.sum(w * cell_x_m[m]) / w.sum())
-    y = float(np.sum(w * cell_y_m[m]) / w.sum())
-    return closest_point_in(poly_m, x, y)
+        w = np.ones(int(in_region.sum()))
+    x = float(np.sum(w * cell_x_m[in_region]) / w.sum())
+    y = float(np.sum(w * cell_y_m[in_region]) / w.sum())
+    candidates = [closest_point_in(polys[k], x, y) for k in np.unique(owner[in_region])]
+    return min(candidates, key=lambda q: np.hypot(q[0] - x, q[1] - y))

@@ -80,7 +80,8 @@ def fit(rd, brg, cells, coarse_cells, cell_m, *, sigma_db=None, corr_m=None, rob
         hyps = [None]
     use_coefs = floors_measured and bool(np.any(rd.indoor[rd.detected]))
     n_theta = rd.n_groups + (propagation.N_FLOOR_COEFS if use_coefs else 0) + 1
-    bll = triangulate.bearing_loglik(cx, cy, *brg) if brg else 0.0
+    nu = rss.STUDENT_NU if robust else None
+    bll = triangulate.bearing_loglik(cx, cy, *brg, nu=nu) if brg else 0.0
     if cell_log_prior is not None:
         bll = bll + cell_log_prior
 
@@ -107,7 +108,7 @@ def fit(rd, brg, cells, coarse_cells, cell_m, *, sigma_db=None, corr_m=None, rob
         l1 = l1 / sigma0**2
     else:
         sigma0 = sigma_db
-    bll1 = triangulate.bearing_loglik(ccx, ccy, *brg) if brg else 0.0
+    bll1 = triangulate.bearing_loglik(ccx, ccy, *brg, nu=nu) if brg else 0.0
     fi, ci = np.unravel_index(np.argmax(l1 + bll1), l1.shape)
     cx1, cy1 = ccx[ci], ccy[ci]
 

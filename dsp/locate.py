@@ -190,11 +190,13 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         Building footprints (polygons, same local metres) of which one
         holds the emitter: the prior is uniform over them and zero in
         the streets.  Then ``building`` is the footprint with the most
-        posterior mass, the position is the posterior mean inside it (see
-        `dsp.footprints`) and the covariance is the posterior's second
-        moment about that position; when the peak is narrower than a
-        cell and inside that building, the refined maximum and its
-        covariance stand.  A footprint must cover at least a
+        posterior mass; the position is the posterior mean over the
+        block of touching footprints holding the most mass (see
+        `dsp.footprints.region_mean`), and the covariance the larger of
+        the posterior's second moment about it and the refined
+        maximum's.  When the peak is narrower than a cell and inside the
+        most probable building, the refined maximum and its covariance
+        stand.  A footprint must cover at least a
         cell of the grid to be told apart from its neighbours.
 
     Returns
@@ -246,10 +248,13 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
             # it, and the refined maximum is the answer.
             pass
         else:
-            xy = np.array(fp.mean_in(polys[building], fit.posterior, owner, building, cx, cy))
+            xy = np.array(fp.region_mean(polys, fit.posterior, owner, grid.shape, cx, cy))
             dev = np.column_stack([cx - xy[0], cy - xy[1]])
-            # The posterior's spread about the answer, plus a cell's quantisation.
-            cov_xy = (dev * fit.posterior[:, None]).T @ dev + np.eye(2) * cell_m**2 / 12.0
+            # The posterior's spread about the answer (plus a cell's quantisation), or the
+            # refined maximum's covariance along any direction where that is wider.
+            spread = (dev * fit.posterior[:, None]).T @ dev + np.eye(2) * cell_m**2 / 12.0
+            lam, vec = np.linalg.eigh(spread - fit.cov_xy)
+            cov_xy = fit.cov_xy + (vec * np.clip(lam, 0.0, None)) @ vec.T
     if position_sigma_m:
         if not (np.isfinite(position_sigma_m) and position_sigma_m > 0):
             raise ValueError(f"position_sigma_m must be a positive number of metres, got {position_sigma_m}")

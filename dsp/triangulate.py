@@ -107,19 +107,28 @@ def ml_fix(x_m, y_m, bearing_deg, sigma_deg, *, start=None, bias_correct=True):
     return p, cov
 
 
-def bearing_loglik(cell_x_m, cell_y_m, x_m, y_m, bearing_deg, sigma_deg):
-    """Von Mises log-likelihood of each cell given the bearings (the wedges), up to a constant.
+def bearing_loglik(cell_x_m, cell_y_m, x_m, y_m, bearing_deg, sigma_deg, *, nu=None):
+    """Log-likelihood of each cell given the bearings (the wedges), up to a constant.
 
-    ``sum_i kappa_i (cos(b_i - h_i(cell)) - 1)`` with ``kappa_i = 1 / sigma_i^2``,
-    the von Mises density that matches a Gaussian bearing error of small sigma.
+    Von Mises by default: ``sum_i kappa_i (cos(b_i - h_i(cell)) - 1)`` with
+    ``kappa_i = 1 / sigma_i^2``, the density that matches a Gaussian bearing
+    error of small sigma.  With ``nu``, the Student-t loss of the wrapped
+    residual ``r_i = wrap(b_i - h_i) / sigma_i``,
+    ``-(nu / 2) sum_i log(1 + r_i^2 / nu)``: the loss `bearing_residuals`
+    gets in a robust refinement, so that one bearing off by a reflection
+    lowers a region rather than vetoing it.
     """
     x = np.atleast_1d(np.asarray(x_m, float))
     y = np.atleast_1d(np.asarray(y_m, float))
     b = np.radians(np.atleast_1d(np.asarray(bearing_deg, float)))
-    kappa = 1.0 / np.radians(np.broadcast_to(np.asarray(sigma_deg, float), x.shape)) ** 2
+    sigma = np.radians(np.broadcast_to(np.asarray(sigma_deg, float), x.shape))
     out = np.zeros(np.shape(cell_x_m))
-    for xi, yi, bi, ki in zip(x, y, b, kappa):
-        out += ki * (np.cos(bi - predicted_bearing_rad(xi, yi, cell_x_m, cell_y_m)) - 1.0)
+    for xi, yi, bi, si in zip(x, y, b, sigma):
+        h = predicted_bearing_rad(xi, yi, cell_x_m, cell_y_m)
+        if nu is None:
+            out += (np.cos(bi - h) - 1.0) / si**2
+        else:
+            out -= 0.5 * nu * np.log1p((wrap_rad(bi - h) / si) ** 2 / nu)
     return out
 
 

@@ -64,6 +64,27 @@ def test_von_mises_wedges_peak_on_the_intersection():
     assert (cx[i], cy[i]) == pytest.approx((0.0, 0.0))
 
 
+def test_robust_wedges_outvote_a_reflected_bearing():
+    """Three bearings cross at the origin; a fourth, from a reflection, points 90 degrees off.
+
+    Von Mises lets the bad one veto the crossing (it costs kappa = 1/sigma^2 = 365 nats there);
+    the Student-t loss (nu = 4) costs it 2 log(1 + (90/3)^2 / 4) = 11.3 nats, so the crossing of
+    the three stays the peak.
+    """
+    grid = Grid(np.linspace(-20, 20, 81), np.linspace(-20, 20, 81))
+    cx, cy = grid.cells()
+    bx, by = [0.0, 10.0, -10.0, 0.0], [-10.0, 0.0, 0.0, 10.0]
+    brg = [0.0, 270.0, 90.0, 90.0]          # the last should be 180 (due south)
+    sig = [3.0] * 4
+    robust = triangulate.bearing_loglik(cx, cy, bx, by, brg, sig, nu=4.0)
+    plain = triangulate.bearing_loglik(cx, cy, bx, by, brg, sig)
+    i0 = int(np.flatnonzero((cx == 0.0) & (cy == 0.0))[0])
+    assert robust[i0] == pytest.approx(-2.0 * np.log1p(30.0**2 / 4.0))
+    assert plain[i0] == pytest.approx(-1.0 / np.radians(3.0) ** 2)
+    assert (cx[np.argmax(robust)], cy[np.argmax(robust)]) == pytest.approx((0.0, 0.0))
+    assert np.hypot(cx[np.argmax(plain)], cy[np.argmax(plain)]) > 1.0
+
+
 def test_bearings_fuse_with_rss(synth):
     rng = np.random.default_rng(22)
     x, y = synth.square_walk(120.0, 3.0)
