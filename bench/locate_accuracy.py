@@ -5,16 +5,22 @@ random floor of a random building; correlated shadowing of 5-8 dB, unknown P0
 and n, GPS error, 3 % outliers and censoring below a noise floor.  On the
 same data it prints RMSE and median error of:
 
-* ``ml``        dsp.locate.estimate_position (this project);
+* ``ml``        dsp.locate.estimate_position (this project), no map;
+* ``ml+map``    the same with the building footprints as prior (each block
+  holds four 25 m buildings wall to wall);
 * ``max_rssi``  the position of the strongest reading;
 * ``centroid``  the centroid weighted by linear power;
+* ``cent+map``  that centroid moved to the nearest footprint point (the
+  map-aware reference: the centroid nearly always lies in a street);
 * ``plain_ls``  least squares of the log-distance model (x, y, P0, n) on the
   detections, Gaussian and independent, started at the centroid;
 
 the ratio of our RMSE to the Cramer-Rao bound with the true correlation
-(detected readings, true positions, P0 and n unknown), and how often the
-truth lies inside our 95 % ellipse.  Then the same walks followed by a climb
-up a stairwell of the rack's building: how often the floor is right.
+(detected readings, true positions, P0 and n unknown), the median error an
+efficient unbiased estimator would have (the errors drawn from each walk's
+bound, pooled), how often the truth lies inside our 95 % ellipse, and how
+often ``ml+map`` names the right building.  Then the same walks followed by
+a climb up a stairwell of the rack's block: how often the floor is right.
 
 Run: ``.venv/bin/python bench/locate_accuracy.py [--trials N] [--seed S]``.
 """
@@ -25,6 +31,7 @@ import time
 import numpy as np
 from scipy import optimize
 
+from dsp import footprints
 from dsp.crb import crb_position, shadowing_covariance
 from dsp.locate import estimate_position
 
@@ -36,6 +43,19 @@ NOISE_FLOOR_DBM = -105.0
 OUTLIER_RATE = 0.03
 GPS_SIGMA_M = 2.5
 GPS_CORR_M = 30.0
+
+
+def building_footprints():
+    """Four square buildings wall to wall in each of the 3x3 blocks, and the block of each."""
+    half = BLOCK_M / 2
+    polys = []
+    for bx in (-PITCH_M, 0.0, PITCH_M):
+        for by in (-PITCH_M, 0.0, PITCH_M):
+            for x0 in (bx - half, bx):
+                for y0 in (by - half, by):
+                    polys.append(np.array([[x0, y0], [x0 + half, y0], [x0 + half, y0 + half],
+                                           [x0, y0 + half]]))
+    return polys
 
 
 def street_walk(rng):
@@ -117,6 +137,18 @@ def centroid(x, y, p):
     return np.sum(w * x[det]) / w.sum(), np.sum(w * y[det]) / w.sum()
 
 
+def snapped(xy, polys):
+    """The footprint point nearest to xy."""
+    pts = [footprints.closest_point_in(q, *xy) for q in polys]
+    return min(pts, key=lambda q: np.hypot(q[0] - xy[0], q[1] - xy[1]))
+
+
+def crb_median(bounds, rng, draws=2000):
+    """Median error of an efficient unbiased estimator: errors drawn from each walk's bound, pooled."""
+    errs = [np.hypot(*rng.multivariate_normal([0.0, 0.0], b, draws).T) for b in bounds]
+    return float(np.median(np.concatenate(errs)))
+
+
 def plain_ls(x, y, p):
     det = np.isfinite(p)
     x, y, p = x[det], y[det], p[det]
@@ -135,9 +167,11 @@ def main():
     ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    names = ("ml", "max_rssi", "centroid", "plain_ls")
+    names = ("ml", "ml+map", "max_rssi", "centroid", "cent+map", "plain_ls")
     err = {k: [] for k in names}
-    bounds, floor_hits, times, n_read, inside = [], 0, [], [], []
+    polys = building_footprints()
+    bounds, floor_hits, times, n_read, inside, inside_map = [], 0, [], [], [], []
+    building_hits, building_prob, full_bounds = 0, [], []
     climb_hits, climb_prob, climb_err = 0, [], []
     for _ in range(args.trials):
         s = scenario(rng)
@@ -145,14 +179,22 @@ def main():
         t0 = time.perf_counter()
         est = estimate_position(x, y, p, floor=np.zeros(len(x)), noise_floor_dbm=NOISE_FLOOR_DBM)
         times.append(time.perf_counter() - t0)
+        mapped = estimate_position(x, y, p, floor=np.zeros(len(x)), noise_floor_dbm=NOISE_FLOOR_DBM,
+                                   footprints=polys)
         n_read.append(len(x))
-        guesses = {"ml": (est.x_m, est.y_m), "max_rssi": max_rssi(x, y, p),
-                   "centroid": centroid(x, y, p), "plain_ls": plain_ls(x, y, p)}
+        guesses = {"ml": (est.x_m, est.y_m), "ml+map": (mapped.x_m, mapped.y_m),
+                   "max_rssi": max_rssi(x, y, p), "centroid": centroid(x, y, p),
+                   "plain_ls": plain_ls(x, y, p)}
+        guesses["cent+map"] = snapped(guesses["centroid"], polys)
         for k in names:
             err[k].append(np.hypot(guesses[k][0] - s["truth"][0], guesses[k][1] - s["truth"][1]))
-        d = np.array([est.x_m - s["truth"][0], est.y_m - s["truth"][1]])
-        inside.append(d @ np.linalg.solve(est.cov_m2, d) <= -2.0 * np.log(0.05))
+        for e, hits in ((est, inside), (mapped, inside_map)):
+            d = np.array([e.x_m - s["truth"][0], e.y_m - s["truth"][1]])
+            hits.append(d @ np.linalg.solve(e.cov_m2, d) <= -2.0 * np.log(0.05))
+        building_hits += bool(footprints.contains(polys[mapped.building], *s["truth"]))
+        building_prob.append(mapped.building_prob[mapped.building])
         bounds.append(np.trace(s["bound"]))
+        full_bounds.append(s["bound"])
         floor_hits += est.floor == s["floor"]
         # The same walk, then up the stairwell (its own random stream: the table above is unchanged).
         cx, cy, cf, cp = stairwell_climb(np.random.default_rng([args.seed, len(bounds)]), s)
@@ -173,9 +215,16 @@ def main():
     ml_rmse = np.sqrt(np.mean(np.square(err["ml"])))
     print(f"CRB (true correlation) rmse_m {crb_rmse:.2f}; ml rmse / crb = {ml_rmse / crb_rmse:.2f} "
           f"(target <= 1.25)")
-    print(f"ml median / centroid median = {np.median(err['ml']) / np.median(err['centroid']):.2f} "
-          f"(target <= 0.5)")
-    print(f"truth inside our 95 % ellipse: {np.mean(inside):.0%} of walks")
+    med = {k: float(np.median(err[k])) for k in names}
+    print(f"median error of an efficient unbiased estimator (from each walk's CRB): "
+          f"{crb_median(full_bounds, np.random.default_rng(args.seed + 1)):.2f} m")
+    print(f"median / centroid median (target <= 0.5): ml {med['ml'] / med['centroid']:.2f}, "
+          f"ml+map {med['ml+map'] / med['centroid']:.2f}; "
+          f"ml+map / cent+map {med['ml+map'] / med['cent+map']:.2f}")
+    print(f"truth inside our 95 % ellipse: ml {np.mean(inside):.0%}, ml+map {np.mean(inside_map):.0%} "
+          f"of walks")
+    print(f"ml+map names the right building (4 per block) in {building_hits}/{args.trials} walks; "
+          f"mean probability it gives its choice {np.mean(building_prob):.2f}")
     print(f"walk + stairwell climb (floors 0-6, 4 readings each): floor right "
           f"{climb_hits}/{args.trials}, median probability given to the true floor "
           f"{np.median(climb_prob):.2f}; position rmse {np.sqrt(np.mean(np.square(climb_err))):.2f} m, "
