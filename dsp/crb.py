@@ -10,7 +10,8 @@ information is ``J = H^T C^-1 H``, ``H = d mu / d theta``, theta =
 Correlated shadowing enters through ``C_ij = sigma^2 exp(-|p_i - p_j| / corr_m)``
 (Gudmundson), the full matrix, not the walk-order approximation the
 estimator uses.  Unknown P0 and n are nuisance parameters: the bound is the
-(x, y) block of ``J^-1``.  Bearings add ``grad h_i grad h_i^T / sigma_i^2``
+(x, y) block of ``J^-1``.  So, optionally, is the rack's height z (its floor
+unknown): ``d mu_i / d z = -10 n (z - z_i) / (ln(10) d_i^2)``.  Bearings add ``grad h_i grad h_i^T / sigma_i^2``
 to the (x, y) block (see `dsp.triangulate`).
 """
 
@@ -30,7 +31,7 @@ def shadowing_covariance(x_m, y_m, sigma_db, corr_m=None):
 
 
 def crb_position(x_m, y_m, true_xy, *, n_exp, sigma_db, corr_m=None, z_m=None, tx_z_m=None,
-                 p0_known=False, n_known=False, bearings=None):
+                 p0_known=False, n_known=False, tx_z_known=True, bearings=None):
     """Lower bound on the covariance (m^2) of any unbiased estimate of the position.
 
     Parameters
@@ -45,8 +46,9 @@ def crb_position(x_m, y_m, true_xy, *, n_exp, sigma_db, corr_m=None, z_m=None, t
         Shadowing correlation distance (m); None or 0 = independent.
     z_m, tx_z_m : array_like or float, optional
         Heights of readings and emitter (m); default the model's hand and rack heights.
-    p0_known, n_known : bool
-        Whether P0 or n are known (otherwise estimated alongside).
+    p0_known, n_known, tx_z_known : bool
+        Whether P0, n or the emitter's height are known (otherwise
+        estimated alongside).
     bearings : tuple, optional
         ``(x_m, y_m, sigma_deg)`` of bearings also taken.
 
@@ -76,6 +78,8 @@ def crb_position(x_m, y_m, true_xy, *, n_exp, sigma_db, corr_m=None, z_m=None, t
         cols.append(np.ones(len(x)))
     if not n_known:
         cols.append(propagation.distance_term(d))
+    if not tx_z_known:
+        cols.append(k * (tz - z))
     h = np.column_stack(cols)
     cov = shadowing_covariance(x, y, sigma_db, corr_m)
     # Two readings at one spot share their shadowing exactly; a 1e-6 nugget keeps C invertible

@@ -48,6 +48,30 @@ def test_crb_limits():
     assert crb_position(x, y, (10.0, 5.0), n_exp=3.0, sigma_db=3.0) == pytest.approx(indep / 4.0)
 
 
+def test_crb_with_the_rack_height_unknown():
+    # Readings on a circle around the emitter, 6 m below it, P0 and n known: the height's
+    # column k (z - z_i) is the same for every reading and the position columns sum to zero
+    # against it, so not knowing the height costs nothing; the bound stays the closed form
+    # sigma^2 ln(10)^2 d^4 / (100 n^2 r^2 N / 2) per axis.
+    a = np.radians(np.arange(0, 360, 30))
+    r, h, n, s = 20.0, 6.0, 3.0, 5.0
+    kw = dict(n_exp=n, sigma_db=s, z_m=1.5, tx_z_m=7.5, p0_known=True, n_known=True)
+    known = crb_position(r * np.cos(a), r * np.sin(a), (0.0, 0.0), **kw)
+    unknown = crb_position(r * np.cos(a), r * np.sin(a), (0.0, 0.0), tx_z_known=False, **kw)
+    d2 = r * r + h * h
+    # (rel 1e-5: the bound keeps a 1e-6 nugget on the shadowing covariance)
+    assert known[0, 0] == pytest.approx(s**2 * np.log(10) ** 2 * d2**2 / (100 * n**2 * r**2 * 6), rel=1e-5)
+    assert unknown == pytest.approx(known)
+    # Readings along one street on one side: range and height trade off, the bound grows.
+    x = np.linspace(-60.0, 60.0, 41)
+    y = np.full_like(x, -15.0)
+    kw = dict(n_exp=3.0, sigma_db=6.0, z_m=1.5, tx_z_m=10.0)
+    k2 = crb_position(x, y, (5.0, 10.0), **kw)
+    u2 = crb_position(x, y, (5.0, 10.0), tx_z_known=False, **kw)
+    assert np.all(np.linalg.eigvalsh(u2 - k2) >= -1e-9)
+    assert u2[1, 1] > 1.2 * k2[1, 1]
+
+
 def test_geo_round_trip_and_scale():
     lat0, lon0 = 48.2, 16.37
     e, n, _ = geo.enu_from_lla(48.201, 16.371, 0.0, lat0, lon0)
