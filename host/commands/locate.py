@@ -17,6 +17,10 @@ SCAN_MIN_SAMPLES = 4
 def add_arguments(parser):
     parser.add_argument("file", metavar="FILE.csv", help="measurement CSV (docs/formats.md)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--position-sigma-m", type=float, default=None, metavar="M",
+                        help="standard deviation (m, per axis) of the readings' positions, as the "
+                             "GNSS receiver states it; added to every ellipse (default: none, "
+                             "positions taken as exact)")
     parser.add_argument("--footprints", metavar="FILE.geojson", default=None,
                         help="building footprints (GeoJSON Polygon/MultiPolygon, outer rings): "
                              "the rack is in one of them, and each answer names its building. "
@@ -148,7 +152,8 @@ def _local_footprints(fp_path, csv_path, x, y, to_local, wgs84):
     return rings, names
 
 
-def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, footprints_path=None, warn=None):
+def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, footprints_path=None,
+                position_sigma_m=None, warn=None):
     """The JSON-ready result of ``rfhound locate`` for one CSV file.
 
     With ``footprints_path`` (GeoJSON, `host.footprints_file`) every estimate
@@ -159,6 +164,8 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, footprints_path=Non
     from dsp import geo, groups, locate
     from host.meascsv import read_measurements
     warn = warn or (lambda text: None)
+    if position_sigma_m is not None and not (np.isfinite(position_sigma_m) and position_sigma_m > 0):
+        raise UserError(f"--position-sigma-m must be a positive number of metres, got {position_sigma_m}")
     data = read_measurements(path)
     n = len(data["line"])
     if n == 0:
@@ -204,7 +211,8 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, footprints_path=Non
                 "floor": fl, "time_s": data["time_s"][omni]}
         try:
             est = locate.estimate_position(part["x_m"], part["y_m"], part["rssi_dbm"], floor=fl,
-                                           noise_floor_dbm=nf, bearings=brg, footprints=polys)
+                                           noise_floor_dbm=nf, bearings=brg, footprints=polys,
+                                           position_sigma_m=position_sigma_m)
         except (ValueError, np.linalg.LinAlgError) as exc:
             warn(f"target {label} not located: {exc}")
             continue
@@ -225,7 +233,8 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, footprints_path=Non
             part_list = [dict(p, floor=None) for p in part_list]
         nf = min(parts[name][1] for name in names if parts[name][1] is not None)
         try:
-            est = groups.joint_estimate(part_list, noise_floor_dbm=nf, footprints=polys)
+            est = groups.joint_estimate(part_list, noise_floor_dbm=nf, footprints=polys,
+                                        position_sigma_m=position_sigma_m)
         except (ValueError, np.linalg.LinAlgError) as exc:
             warn(f"group {', '.join(names)} not estimated jointly: {exc}")
             continue
@@ -261,6 +270,7 @@ def run(args):
     def warn(text):
         print(f"rfhound locate: {text}", file=sys.stderr)
     result = locate_file(args.file, noise_floor_dbm=args.noise_floor_dbm, freq_hz=args.freq_hz,
-                         footprints_path=args.footprints, warn=warn)
+                         footprints_path=args.footprints, position_sigma_m=args.position_sigma_m,
+                         warn=warn)
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0

@@ -132,3 +132,28 @@ def test_rotation_scans_become_bearings(tmp_path, capsys, synth):
     target = run_json(capsys, path)["targets"][0]
     assert target["n_used"] == 30
     assert np.hypot(target["x_m"] - ex, target["y_m"] - ey) < 5.0
+
+
+def test_position_sigma_widens_every_ellipse_by_the_gnss_term(tmp_path, capsys, synth):
+    """The GNSS term adds s^2 I to the covariance: each squared 95 % semi-axis grows by
+    -2 ln(0.05) s^2 = 5.991 * 16 m^2 for s = 4 m (the axes keep their directions)."""
+    path = tmp_path / "walk.csv"
+    write_measurements(path, walk_rows(synth, np.random.default_rng(62), 3.0))
+    plain = run_json(capsys, path)
+    assert main(["locate", str(path), "--json", "--position-sigma-m", "4"]) == 0
+    gnss = json.loads(capsys.readouterr().out)
+    k2 = -2.0 * np.log(0.05)
+    for a, b in zip(plain["targets"] + plain["groups"], gnss["targets"] + gnss["groups"]):
+        assert (b["x_m"], b["y_m"]) == (a["x_m"], a["y_m"])
+        for axis in ("semi_major_m", "semi_minor_m"):
+            assert b["ellipse"][axis] ** 2 == pytest.approx(a["ellipse"][axis] ** 2 + k2 * 16.0,
+                                                             abs=0.05 * (b["ellipse"][axis] + 1))
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "nan"])
+def test_position_sigma_must_be_positive(tmp_path, capsys, synth, value):
+    path = tmp_path / "walk.csv"
+    write_measurements(path, walk_rows(synth, np.random.default_rng(62), 3.0))
+    assert main(["locate", str(path), f"--position-sigma-m={value}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--position-sigma-m must be a positive number" in err[0]
