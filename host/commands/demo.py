@@ -77,6 +77,8 @@ def new_paths(out_dir, stem):
 
 def summary_text(result):
     """The human summary of a finished hunt."""
+    from host.sim.report import building_label
+
     t, e = result["truth"], result.get("estimate")
     yes = {True: "yes", False: "no"}
     label = {"micropython": "real firmware in MicroPython over a pty link",
@@ -90,7 +92,7 @@ def summary_text(result):
     else:
         ell = e.get("ellipse")
         lines.append("estimate  building %s floor %s at (%.1f, %.1f) m%s"
-                     % (e["building"], e["floor"], e["x_m"], e["y_m"],
+                     % (building_label(e), e["floor"], e["x_m"], e["y_m"],
                         ", 95 %% ellipse %.1f x %.1f m" % (ell["semi_major_m"], ell["semi_minor_m"])
                         if ell else ""))
         lines.append("error     %.1f m   right building: %s   right floor: %s"

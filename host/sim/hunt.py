@@ -22,7 +22,6 @@ from dsp.bearing import scan_bearing
 from dsp.locate import Grid, estimate_position
 from firmware.tasking import FORMAT as TASKING_FORMAT
 from host.sim.env import make_env
-from host.sim.geometry import polygon_contains
 from host.sim.strategy import STRATEGIES
 
 #: Ask the strategy for more plan when less than this remains (simulated s).
@@ -101,7 +100,9 @@ class Hunt:
         self.estimates = []
         self.fix = None
         self.final = None
-        self._masks = {}
+        # The rack stands in one of the world's buildings: the locator's prior (a city map
+        # would give the same footprints on a real hunt).
+        self._footprints = [b.footprint_m for b in world.buildings]
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._future = None
         self._last_submit_s = -math.inf
@@ -172,16 +173,23 @@ class Hunt:
         return self.final
 
     def likely_building(self, est):
-        """The building holding most of an estimate's posterior (the nearest one if none does)."""
-        key = id(est.grid)
-        if key not in self._masks:
-            cx, cy = est.grid.cells()
-            self._masks[key] = [(b, polygon_contains(b.footprint_m, cx, cy).reshape(est.grid.shape))
-                                for b in self.world.buildings]
-        post = np.asarray(est.posterior)
-        mass = [(float(post[m].sum()), b) for b, m in self._masks[key]]
-        best_mass, best = max(mass, key=lambda mb: mb[0])
-        return best if best_mass > 0 else self.world.building_at(est.x_m, est.y_m)
+        """The building most probably holding the rack.
+
+        Given the world's footprints, the locator says which (``est.building``,
+        an index into `world.buildings`).  An estimate without it (a locator
+        given no footprints) falls back on the building holding the estimate's
+        position, else the nearest one.
+        """
+        if est.building is not None:
+            return self.world.buildings[est.building]
+        return self.world.building_at(est.x_m, est.y_m)
+
+    def building_prob(self, est, building_id):
+        """Posterior probability that the rack is in that building, None if the estimate has none."""
+        if est is None or est.building_prob is None:
+            return None
+        k = [b.id for b in self.world.buildings].index(building_id)
+        return float(est.building_prob[k])
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -334,12 +342,14 @@ class Hunt:
             b = np.array(self.bearings)
             bearings = (b[:, 0], b[:, 1], b[:, 2], b[:, 3])
         return dict(t_s=self.clock.now_s(), x=a["x_m"], y=a["y_m"], rssi=a["rssi_dbm"],
-                    group=a["target"].astype(int), bearings=bearings, grid=grid)
+                    group=a["target"].astype(int), bearings=bearings, grid=grid,
+                    footprints=self._footprints)
 
     @staticmethod
     def _run_job(job):
         est = estimate_position(job["x"], job["y"], job["rssi"], bearings=job["bearings"], grid=job["grid"],
-                                group=job["group"], position_sigma_m=GNSS_SIGMA_M)
+                                group=job["group"], position_sigma_m=GNSS_SIGMA_M,
+                                footprints=job["footprints"])
         return est, job["t_s"]
 
     def _submit(self, force=False):
@@ -375,8 +385,10 @@ class Hunt:
         est, t_s = result
         self.estimate = est
         self.estimates.append((t_s, est))
+        building = self.likely_building(est).id
         self.session.record({"kind": "ESTIMATE", "rx_time_s": time.time(), "sim_time_s": t_s,
-                             "x_m": est.x_m, "y_m": est.y_m, "ellipse": est.ellipse})
+                             "x_m": est.x_m, "y_m": est.y_m, "ellipse": est.ellipse,
+                             "building": building, "building_prob": self.building_prob(est, building)})
         if self.fix is None and self._holds_truth(est):
             self.fix = (t_s, self.officer.walked_m(t_s))
 
@@ -403,12 +415,15 @@ class Hunt:
         else:
             x, y, floor, building = answer
             est = self.final or self.estimate
-            ellipse = None
+            ellipse = prob = None
             if self.strategy.uses_locator and est is not None:
                 ellipse = {k: round(float(v), 1) for k, v in est.ellipse.items()}
+                prob = self.building_prob(est, building)
             out["estimate"] = {"x_m": round(float(x), 1), "y_m": round(float(y), 1),
                                "floor": None if floor is None else int(floor),
-                               "building": building, "ellipse": ellipse}
+                               "building": building,
+                               "building_prob": None if prob is None else round(prob, 3),
+                               "ellipse": ellipse}
             out["error_m"] = round(float(math.hypot(x - self.truth["x_m"], y - self.truth["y_m"])), 1)
             out["right_building"] = building == self.truth["building"]
             out["right_floor"] = out["right_building"] and floor == self.truth["floor"]

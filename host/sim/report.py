@@ -24,6 +24,12 @@ def _ramp(v):
     return tuple(int(round(a + f * (b - a))) for a, b in zip(_RAMP[i], _RAMP[i + 1]))
 
 
+def building_label(estimate):
+    """``B1N (p=0.93)``: the answer's building with the locator's probability of it, when it gave one."""
+    prob = estimate.get("building_prob")
+    return "%s" % estimate.get("building") if prob is None else "%s (p=%.2f)" % (estimate.get("building"), prob)
+
+
 def write_report(path, hunt, result, size=(1400, 860)):
     """Render the report of a finished hunt to ``path`` (PNG). Returns True when written."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -65,7 +71,8 @@ def write_report(path, hunt, result, size=(1400, 860)):
         p.drawLine(pt(*world.streets.nodes_m[a]), pt(*world.streets.nodes_m[b]))
 
     p.setFont(QFont("Sans", 8))
-    for b in world.buildings:
+    probs = None if est is None else est.building_prob
+    for k, b in enumerate(world.buildings):
         poly = QPolygonF([pt(x, y) for x, y in b.footprint_m])
         is_truth = b.id == result["truth"]["building"]
         p.setPen(QPen(QColor(200, 30, 30) if is_truth else QColor(90, 90, 90), 2.5 if is_truth else 1.0))
@@ -73,7 +80,11 @@ def write_report(path, hunt, result, size=(1400, 860)):
         p.drawPolygon(poly)
         c = b.footprint_m.mean(axis=0)
         p.setPen(QColor(60, 60, 60))
-        p.drawText(pt(c[0] - 6, c[1]), "%s (%d fl)" % (b.id, b.floors))
+        label = "%s (%d fl)" % (b.id, b.floors)
+        if probs is not None and probs[k] >= 0.005:
+            # Every building still in play, not just the answer: a split says where to look next.
+            label += " p=%.2f" % probs[k]
+        p.drawText(pt(c[0] - 6, c[1]), label)
 
     a = hunt.readings()
     det = np.isfinite(a["rssi_dbm"])
@@ -173,7 +184,7 @@ def _draw_side(p, rect, hunt, result, lo, hi):
     t = result["truth"]
     lines = [
         "truth     %s floor %s  (%.1f, %.1f) m" % (t["building"], t["floor"], t["x_m"], t["y_m"]),
-        "estimate  %s floor %s  (%s, %s) m" % (e.get("building"), e.get("floor"), e.get("x_m"), e.get("y_m")),
+        "estimate  %s floor %s  (%s, %s) m" % (building_label(e), e.get("floor"), e.get("x_m"), e.get("y_m")),
         "error     %s m" % result.get("error_m"),
         "building  %s" % ("right" if result.get("right_building") else "WRONG"),
         "floor     %s" % ("right" if result.get("right_floor") else "WRONG"),
