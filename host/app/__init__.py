@@ -20,7 +20,9 @@ Entry point for other parts of rfhound (``rfhound console``, ``rfhound replay``,
 
 Keyword options: ``speed`` (replay), ``screenshot`` (path: replay to the end,
 save the main window as PNG, exit), ``tasking`` (masked tasking dict naming the
-targets), ``buildings`` (list of ``(n, 2)`` east/north metre polygons),
+targets), ``buildings`` (list of ``(n, 2)`` east/north metre polygons: drawn,
+and every estimate puts the emitter in one of them), ``building_names`` (one
+per polygon, shown for the most probable; default ``B0``, ``B1``, ...),
 ``background`` (image path with a world file), ``record`` (session file to
 record a live source to), ``antenna`` (pattern id for rotation scans),
 ``grid_n`` (heat-map cells per axis), ``size`` ((width, height) pixels; by default
@@ -41,8 +43,9 @@ from pathlib import Path
 SCREENSHOT_TIMEOUT_S = 120.0
 
 
-def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, background=None,
-                record=None, antenna=None, grid_n=256, size=None, settings=None):
+def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, building_names=None,
+                background=None, record=None, antenna=None, grid_n=256, size=None,
+                settings=None):
     """Build and show a ``ConsoleWindow`` on the running QApplication; return it."""
     from host.app.main_window import ConsoleWindow
 
@@ -51,7 +54,7 @@ def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, backgro
     if size is not None:
         window.resize(*size)
     if buildings is not None:
-        window.set_buildings(buildings)
+        window.set_buildings(buildings, building_names)
     if background is not None:
         window.load_background(background)
     if isinstance(source, Path) or (isinstance(source, str) and os.path.isfile(source)):

@@ -6,9 +6,10 @@ points and completed rotation scans by (queued) signal.  Two speeds:
 - the heat map comes from ``dsp.locate.LiveLocator`` (one distance per cell per
   reading), refreshed every ``heat_interval_ms`` for the targets that changed;
 - the full ``dsp.locate.estimate_position`` (position, 95 % ellipse, floors,
-  bearings; seconds for a long walk) runs in a separate estimator process, one
-  at a time, at most every ``estimate_interval_s`` per target: it never holds
-  up the heat map, and it never holds the GIL the window needs to repaint.
+  bearings, the building footprints when there are any; seconds for a long
+  walk) runs in a separate estimator process, one at a time, at most every
+  ``estimate_interval_s`` per target: it never holds up the heat map, and it
+  never holds the GIL the window needs to repaint.
 
 The heat map is the live log-likelihood relative to its peak, mapped linearly
 from ``HEAT_DECADES`` decades below the peak (0) to the peak (1), so the view can
@@ -106,6 +107,7 @@ class DspWorker(QObject):
         self._pattern = None
         self._freq_hz = {}
         self._groups = {}
+        self._footprints = None
         self._targets = {}
         self._timer = None
         # one waiting thread: it blocks on the estimator's pipe, not on the GIL
@@ -140,6 +142,18 @@ class DspWorker(QObject):
         """Take ``{target: group name}``: targets of one group (the SIMs of one box) share
         one position and are estimated together, each with its own P0."""
         self._groups = {t: g for t, g in groups.items() if g}
+
+    @pyqtSlot(object)
+    def set_buildings(self, polygons):
+        """Take the building footprints (``(n, 2)`` east/north metres) the emitter is in.
+
+        Every target is estimated again; an estimate still running on the old
+        footprints is dropped (its building index would name another building).
+        """
+        self._footprints = tuple(polygons) or None
+        self._generation += 1
+        for st in self._targets.values():
+            st.estimate_dirty = True
 
     def _members(self, target):
         """The targets estimated together with ``target`` (itself included), sorted."""
@@ -295,7 +309,8 @@ class DspWorker(QObject):
             bearings += st.bearings
         group = np.concatenate(labels) if len(members) > 1 else None
         bearings = tuple(np.array(c) for c in zip(*bearings)) if bearings else None
-        return _ESTIMATOR.run, np.concatenate(parts), bearings, members[0], group
+        return (_ESTIMATOR.run, np.concatenate(parts), bearings, members[0], group,
+                self._footprints)
 
     def _finish(self, generation, members, future):
         # Runs on the executor's thread (or in flush); signals cross to the GUI queued.

@@ -6,9 +6,12 @@ repaint.  It runs in a child process instead (``python -m host.app.estimator``),
 started on first use and shared by every window of the program.
 
 Protocol on the child's stdin/stdout: length-prefixed pickles (``<I`` length),
-one request ``(arr, bearings, target, group)`` answered by one reply
-``(EstimateView or None, error line or None, seconds taken)``.  Both ends are
-this module, so pickle carries only our own plain objects.
+one request ``(arr, bearings, target, group, footprints)`` answered by one
+reply ``(EstimateView or None, error line or None, seconds taken)``.
+``footprints`` is the window's building polygons (a tuple of ``(n, 2)``
+arrays, a few kB) sent whole with every request: the child keeps no state, so
+a restarted child needs nothing replayed.  Both ends are this module, so
+pickle carries only our own plain objects.
 """
 
 import os
@@ -27,13 +30,16 @@ ESTIMATE_CELLS = 40
 ESTIMATOR_NICE = 10
 
 
-def estimate_view(arr, bearings, target, group=None):
+def estimate_view(arr, bearings, target, group=None, footprints=None):
     """Estimate one target (or one box): ``(EstimateView or None, error or None, seconds)``.
 
     ``arr`` has columns x_m, y_m, rssi_dbm (NaN = not detected), floor (NaN =
     unknown), time_s; ``bearings`` is ``(x_m, y_m, bearing_deg, sigma_deg)`` or None;
     ``group`` labels each reading's transmitter when several SIMs of one box are
     estimated together (one position, one P0 each); ``target`` names errors.
+    ``footprints`` (building polygons, east/north metres) put the emitter in one
+    of them; while none of them reaches the estimate's grid (the walk has not
+    come near the drawn buildings yet) the estimate is made without them.
     """
     from dsp.locate import Grid, estimate_position
     from host.app.model import EstimateView
@@ -44,13 +50,24 @@ def estimate_view(arr, bearings, target, group=None):
     if group is not None:
         kwargs["group"] = np.asarray(group, dtype=int)
     try:
-        est = estimate_position(x, y, rssi, bearings=bearings,
-                                grid=Grid.around(x, y, cells=ESTIMATE_CELLS), **kwargs)
+        grid = Grid.around(x, y, cells=ESTIMATE_CELLS)
+        if footprints and _any_on(grid, footprints):
+            kwargs["footprints"] = footprints
+        est = estimate_position(x, y, rssi, bearings=bearings, grid=grid, **kwargs)
     except (ValueError, np.linalg.LinAlgError) as exc:
         return None, f"target {target + 1}: no estimate yet ({exc})", time.monotonic() - t0
     view = EstimateView(est.x_m, est.y_m, est.cov_m2, est.cep50_m, est.n_used,
-                        floor=est.floor, floor_prob=est.floor_prob)
+                        floor=est.floor, floor_prob=est.floor_prob,
+                        building=est.building, building_prob=est.building_prob)
     return view, None, time.monotonic() - t0
+
+
+def _any_on(grid, footprints):
+    """Whether any footprint holds a cell of ``grid`` (what ``estimate_position`` requires)."""
+    from dsp import footprints as fp
+
+    cell_m = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
+    return bool(np.any(fp.cell_owner(fp.as_polygons(footprints), *grid.cells(), cell_m) >= 0))
 
 
 def _write(stream, obj):
@@ -74,7 +91,7 @@ class EstimatorProcess:
         self._proc = None
         self._lock = threading.Lock()
 
-    def run(self, arr, bearings, target, group=None):
+    def run(self, arr, bearings, target, group=None, footprints=None):
         """Estimate in the child (see ``estimate_view``); start (or restart) it when needed.
 
         Raises
@@ -87,7 +104,8 @@ class EstimatorProcess:
                 self._proc = subprocess.Popen([sys.executable, "-m", "host.app.estimator"],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             try:
-                _write(self._proc.stdin, (np.asarray(arr, dtype=float), bearings, target, group))
+                _write(self._proc.stdin, (np.asarray(arr, dtype=float), bearings, target, group,
+                                          footprints))
                 reply = _read(self._proc.stdout)
             except (BrokenPipeError, EOFError, pickle.UnpicklingError) as exc:
                 reply = None

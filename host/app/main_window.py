@@ -28,7 +28,7 @@ from host.app.views.message_bar import MessageBar
 from host.app.views.polar_plot import PolarPlot
 from host.app.views.replay_bar import ReplayBar
 from host.app.views.strip_chart import StripChart
-from host.app.views.target_table import TargetTableModel
+from host.app.views.target_table import TargetTableModel, building_text
 
 #: Least time between two redraws (caps the redraw rate at about 60/s).
 MIN_REFRESH_S = 1.0 / 60.0
@@ -52,6 +52,7 @@ class ConsoleWindow(QMainWindow):
     dsp_points = pyqtSignal(object)
     dsp_freqs = pyqtSignal(object)
     dsp_groups = pyqtSignal(object)
+    dsp_buildings = pyqtSignal(object)
     dsp_scan = pyqtSignal(object)
     dsp_reset = pyqtSignal()
     dsp_flush = pyqtSignal()
@@ -209,6 +210,7 @@ class ConsoleWindow(QMainWindow):
         self.dsp_points.connect(self.dsp.add_points)
         self.dsp_freqs.connect(self.dsp.set_target_freqs)
         self.dsp_groups.connect(self.dsp.set_target_groups)
+        self.dsp_buildings.connect(self.dsp.set_buildings)
         self.dsp_scan.connect(self.dsp.add_scan)
         self.dsp_reset.connect(self.dsp.reset)
         self.dsp_flush.connect(self.dsp.flush)
@@ -300,7 +302,10 @@ class ConsoleWindow(QMainWindow):
         self._update_status()
 
     def _reset_hunt(self):
+        # the buildings belong to the map, which keeps them: so do the model and the worker
+        buildings, names = self.hunt.buildings, self.hunt.building_names
         self.hunt = HuntModel()
+        self.hunt.buildings, self.hunt.building_names = buildings, names
         self.table_model.set_hunt(self.hunt)
         self.selected = None
         self.dsp_reset.emit()
@@ -346,7 +351,8 @@ class ConsoleWindow(QMainWindow):
             self.show_message(f"simulated world {name}: {exc}; buildings not shown", "info")
             return
         self.hunt.frame = LocalFrame(*world.origin)
-        self.set_buildings([b.footprint_m for b in world.buildings])
+        self.set_buildings([b.footprint_m for b in world.buildings],
+                           [b.id for b in world.buildings])
 
     def _replay_play(self, playing):
         if isinstance(self.source, ReplaySource):
@@ -462,6 +468,10 @@ class ConsoleWindow(QMainWindow):
             if everything or "estimate" in dirty:
                 self.map.show_estimate(t.estimate)
                 self.floors.show_floors(t.estimate.floor_prob if t.estimate else None)
+                likely = self.hunt.likely_building(t.index)
+                self.map.show_likely_building(
+                    None if likely is None else self.hunt.buildings[likely[0]],
+                    building_text(self.hunt, t))
             if everything or "scan" in dirty:
                 live = t.live_scan()
                 self.polar.show_scan(live or t.scan, in_progress=live is not None)
@@ -664,7 +674,8 @@ class ConsoleWindow(QMainWindow):
         src = self.open_link(sim, f"simulator {world.name}")
         self.set_tasking(mask_tasking(sim.tasking()))
         self.hunt.frame = LocalFrame(*world.origin)
-        self.set_buildings([b.footprint_m for b in world.buildings])
+        self.set_buildings([b.footprint_m for b in world.buildings],
+                           [b.id for b in world.buildings])
         self.hunt.status.recording = f"{sim.session_path} (by the simulator)"
         return src
 
@@ -690,11 +701,18 @@ class ConsoleWindow(QMainWindow):
         affine = offline_map.affine_to_local(corners_lonlat, image.shape, self.hunt.frame)
         self.map.show_background(image, affine)
 
-    def set_buildings(self, polygons):
-        """Draw building outlines, each a sequence of (x_m, y_m) east/north points."""
-        self.hunt.buildings = [np.asarray(p, dtype=float) for p in polygons]
+    def set_buildings(self, polygons, names=None):
+        """Draw building outlines, each a sequence of (x_m, y_m) east/north points, and
+        locate every target inside them.
+
+        ``names`` (one per polygon) name the most probable building in the target
+        list and on the map; by default ``B0``, ``B1``, ...  Raises ``ValueError`` for
+        a polygon with fewer than 3 vertices or no area, or names that do not match.
+        """
+        self.hunt.set_buildings(polygons, names)
         self.map.show_buildings(self.hunt.buildings)
-        self._mark_dirty("buildings")
+        self.dsp_buildings.emit(tuple(self.hunt.buildings))
+        self._mark_dirty("buildings", "estimate", "table")
 
     def _ask_export(self, kind):
         filters = {"kml": "KML (*.kml)", "geojson": "GeoJSON (*.geojson)",

@@ -64,12 +64,16 @@ class EstimateView:
 
     The 95 % ellipse is drawn from the covariance (chi-square, 2 dof), so the
     drawing does not depend on the ellipse-angle convention of the estimator.
+    With building footprints, ``building`` is the index of the most probable one
+    (in ``HuntModel.buildings``) and ``building_prob`` the posterior mass of each;
+    both are None without.
     """
 
     #: chi-square quantile, 2 degrees of freedom, p = 0.95: -2 ln(0.05)
     CHI2_95 = -2.0 * math.log(0.05)
 
-    def __init__(self, x_m, y_m, cov_m2, cep50_m, n_used, floor=None, floor_prob=None):
+    def __init__(self, x_m, y_m, cov_m2, cep50_m, n_used, floor=None, floor_prob=None,
+                 building=None, building_prob=None):
         self.x_m = float(x_m)
         self.y_m = float(y_m)
         self.cov_m2 = np.asarray(cov_m2, dtype=float).reshape(2, 2)
@@ -77,6 +81,8 @@ class EstimateView:
         self.n_used = int(n_used)
         self.floor = floor
         self.floor_prob = dict(floor_prob) if floor_prob else {}
+        self.building = None if building is None else int(building)
+        self.building_prob = None if building_prob is None else np.asarray(building_prob, float)
 
     def ellipse_xy(self, n=73):
         """Return the 95 % ellipse outline as ``(x_m, y_m)`` arrays of length ``n``."""
@@ -196,8 +202,42 @@ class HuntModel:
         self.marks = Columns(("time_s", "x_m", "y_m"))
         self.status = LinkStatus()
         self.buildings = []
+        self.building_names = []
         self.position = None
         self.n_records = 0
+
+    def set_buildings(self, polygons, names=None):
+        """Take the building footprints (``(n, 2)`` east/north metres) and their names.
+
+        Names default to ``B0``, ``B1``, ... (the index).  The building of an
+        estimate made on other footprints means nothing here, so it is dropped
+        until the next estimate.
+
+        Raises
+        ------
+        ValueError
+            A footprint is not a polygon (naming which), or the names do not
+            match the footprints one to one.
+        """
+        from dsp.footprints import as_polygons
+
+        polys = as_polygons(polygons)
+        names = [f"B{i}" for i in range(len(polys))] if names is None else [str(n) for n in names]
+        if len(names) != len(polys):
+            raise ValueError(f"{len(names)} building names for {len(polys)} footprints")
+        self.buildings, self.building_names = polys, names
+        for t in self.targets.values():
+            if t.estimate is not None:
+                t.estimate.building = t.estimate.building_prob = None
+
+    def likely_building(self, target):
+        """Return ``(index, name, probability)`` of the target's most probable building, or None."""
+        t = self.targets.get(target)
+        est = None if t is None else t.estimate
+        if est is None or est.building is None or est.building >= len(self.buildings):
+            return None
+        k = est.building
+        return k, self.building_names[k], float(est.building_prob[k])
 
     def set_tasking(self, tasking):
         """Create the targets named by a (masked) tasking dict.

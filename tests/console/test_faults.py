@@ -172,6 +172,9 @@ def test_simulator_source_shows_the_worlds_targets(qtbot, window):
     assert model.rowCount() >= 1 and model.data(model.index(0, 0)).startswith("SIM ")
     assert "*" in model.data(model.index(0, 1))
     assert not window.map.buildings.path().isEmpty()
+    from host.sim.world import load_world
+
+    assert window.hunt.building_names == [b.id for b in load_world("corner").buildings]
     qtbot.waitUntil(lambda: sum(len(t.meas) for t in window.hunt.targets.values()) > 20,
                     timeout=30000)
     window.close_source()

@@ -1,6 +1,6 @@
 """The hunt map: track coloured by power, posterior heat map, bearing wedges,
-estimate with its 95 % ellipse, marks, buildings, offline background,
-a metre scale and a north arrow.
+estimate with its 95 % ellipse, marks, buildings (the most probable one
+outlined and named), offline background, a metre scale and a north arrow.
 
 East/north metres about the first fix; north is up.  Every plot item is made
 once in ``__init__`` and later only fed with ``setData``/``setImage``/``setPath``.
@@ -23,6 +23,8 @@ POWER_STEPS = 32
 SHRINK_BELOW = 0.35
 #: Length of a drawn bearing wedge.
 WEDGE_LENGTH_M = 400.0
+#: Outline of the most probable building (the floor panel's "most likely" orange).
+LIKELY_COLOUR = (220, 60, 0)
 
 
 def power_colormap():
@@ -101,6 +103,14 @@ class MapView(pg.PlotWidget):
         self.buildings.setPen(pg.mkPen((90, 90, 90), width=1.5, cosmetic=True))
         self.buildings.setBrush(QBrush(QColor(120, 120, 120, 40)))
         self.buildings.setZValue(-5)
+        # the estimate's most probable building: over the other outlines, under the track
+        self.likely_building = QGraphicsPathItem()
+        self.likely_building.setPen(pg.mkPen(LIKELY_COLOUR, width=3.5, cosmetic=True))
+        self.likely_building.setBrush(QBrush(QColor(*LIKELY_COLOUR, 30)))
+        self.likely_building.setZValue(-4)
+        self.likely_label = pg.TextItem("", color=LIKELY_COLOUR, fill=(255, 255, 255, 190),
+                                        anchor=(0.0, 0.0))
+        self.likely_label.setZValue(5)
         self.wedges = QGraphicsPathItem()
         self.wedges.setPen(pg.mkPen((230, 120, 0, 200), width=1, cosmetic=True))
         self.wedges.setBrush(QBrush(QColor(255, 160, 0, 55)))
@@ -124,7 +134,8 @@ class MapView(pg.PlotWidget):
                                         brush=pg.mkBrush(0, 120, 255))
         self.here = pg.ScatterPlotItem(size=12, symbol="o", pen=pg.mkPen("k", width=2),
                                        brush=pg.mkBrush(255, 255, 255))
-        for item in ([self.background, self.heat, self.buildings, self.wedges, self.path_line,
+        for item in ([self.background, self.heat, self.buildings, self.likely_building,
+                      self.likely_label, self.wedges, self.path_line,
                       self.undetected] + self.track_steps
                      + [self.ellipse, self.marks, self.here, self.estimate]):
             plot.addItem(item)
@@ -158,6 +169,7 @@ class MapView(pg.PlotWidget):
         self.path_line.setData([], [])
         self.ellipse.setData([], [])
         self.estimate.setData([], [])
+        self.show_likely_building(None)
         self.marks.setData([], [])
         self.here.setData([], [])
         self.heat.clear()
@@ -255,9 +267,26 @@ class MapView(pg.PlotWidget):
             if len(pts) >= 3:
                 path.addPolygon(QPolygonF(pts + [pts[0]]))
         self.buildings.setPath(path)
+        self.show_likely_building(None)
         box = path.boundingRect()
         if box.width() > 0:
             self._extents["buildings"] = (box.left(), box.right(), box.top(), box.bottom())
+
+    def show_likely_building(self, polygon, text=""):
+        """Outline the most probable building (``(n, 2)`` east/north metres) and name it
+        with ``text`` in its north-west corner (inside: the street holds the track); None
+        clears."""
+        path = QPainterPath()
+        if polygon is None:
+            self.likely_label.setText("")
+        else:
+            pts = [QPointF(float(x), float(y)) for x, y in np.asarray(polygon, dtype=float)]
+            path.addPolygon(QPolygonF(pts + [pts[0]]))
+            box = path.boundingRect()
+            self.likely_label.setText(text)
+            # bottom() is the largest y: the northern edge, drawn on top with north up
+            self.likely_label.setPos(box.left(), box.bottom())
+        self.likely_building.setPath(path)
 
     def show_background(self, image_rgba, pixel_to_xy):
         """Show an offline map image; ``pixel_to_xy`` is the affine (a, b, c, d, e, f) with

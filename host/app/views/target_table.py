@@ -3,7 +3,7 @@
 from PyQt5.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PyQt5.QtGui import QBrush, QColor
 
-COLUMNS = ("label", "IMSI", "channel", "last power", "state", "estimate", "group")
+COLUMNS = ("label", "IMSI", "channel", "last power", "state", "estimate", "building", "group")
 
 _STATE_COLOURS = {"detected": QColor(200, 240, 200), "lost": QColor(250, 225, 190),
                   "no data": QColor(235, 235, 235)}
@@ -57,7 +57,7 @@ class TargetTableModel(QAbstractTableModel):
         t = self._hunt.targets[self._order[index.row()]]
         col = index.column()
         if role == Qt.DisplayRole:
-            return _cell(t, col, self.active)
+            return _cell(self._hunt, t, col, self.active)
         if role == Qt.BackgroundRole and col == 4:
             return QBrush(_STATE_COLOURS[t.detection_state()])
         if role == Qt.TextAlignmentRole and col == 3:
@@ -65,7 +65,7 @@ class TargetTableModel(QAbstractTableModel):
         return None
 
 
-def _cell(t, col, active):
+def _cell(hunt, t, col, active):
     if col == 0:
         return ("\u25b6 " if t.index == active else "") + t.label
     if col == 1:
@@ -78,4 +78,18 @@ def _cell(t, col, active):
         return t.detection_state()
     if col == 5:
         return t.quality()
+    if col == 6:
+        return building_text(hunt, t)
     return t.group
+
+
+def building_text(hunt, t):
+    """``"B1N 87 %"``: the most probable building and its probability; a dash once the
+    target has an estimate without one (no buildings known), empty before."""
+    if t.estimate is None:
+        return ""
+    likely = hunt.likely_building(t.index)
+    if likely is None:
+        return "\u2013"
+    _k, name, prob = likely
+    return f"{name} {100.0 * prob:.0f} %"
