@@ -195,9 +195,9 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         `dsp.footprints.region_mean`), and the covariance the larger of
         the posterior's second moment about it and the refined
         maximum's.  When the peak is narrower than a cell and inside the
-        most probable building, the refined maximum and its covariance
-        stand.  A footprint must cover at least a
-        cell of the grid to be told apart from its neighbours.
+        most probable building, the refined maximum is the position.  A
+        footprint must cover at least a cell of the grid to be told apart
+        from its neighbours.
 
     Returns
     -------
@@ -246,15 +246,15 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         if peak_m < cell_m and fp.contains(polys[building], *fit.xy_m):
             # A peak narrower than a cell, inside the building: the grid cannot resolve
             # it, and the refined maximum is the answer.
-            pass
+            xy = fit.xy_m
         else:
             xy = np.array(fp.region_mean(polys, fit.posterior, owner, grid.shape, cx, cy))
-            dev = np.column_stack([cx - xy[0], cy - xy[1]])
-            # The posterior's spread about the answer (plus a cell's quantisation), or the
-            # refined maximum's covariance along any direction where that is wider.
-            spread = (dev * fit.posterior[:, None]).T @ dev + np.eye(2) * cell_m**2 / 12.0
-            lam, vec = np.linalg.eigh(spread - fit.cov_xy)
-            cov_xy = fit.cov_xy + (vec * np.clip(lam, 0.0, None)) @ vec.T
+        # The posterior's spread about the answer (plus a cell's quantisation), or the
+        # refined maximum's covariance along any direction where that is wider.
+        dev = np.column_stack([cx - xy[0], cy - xy[1]])
+        spread = (dev * fit.posterior[:, None]).T @ dev + np.eye(2) * cell_m**2 / 12.0
+        lam, vec = np.linalg.eigh(spread - fit.cov_xy)
+        cov_xy = fit.cov_xy + (vec * np.clip(lam, 0.0, None)) @ vec.T
     if position_sigma_m:
         if not (np.isfinite(position_sigma_m) and position_sigma_m > 0):
             raise ValueError(f"position_sigma_m must be a positive number of metres, got {position_sigma_m}")
