@@ -205,7 +205,8 @@ def _with_console(world, args, handheld, speed, session_path, report_path):
     tasking = {"targets": [{"label": "SIM %d" % t.sim, "imsi": t.imsi, "rat": t.rat.upper(),
                             "channel": t.channel, "freq_hz": t.freq_hz} for t in world.targets]}
     window = make_window(feed, tasking=mask_tasking(tasking),
-                         buildings=[b.footprint_m for b in world.buildings])
+                         buildings=[b.footprint_m for b in world.buildings],
+                         building_names=[b.id for b in world.buildings])
     worker = threading.Thread(target=work, name="rfhound-demo-hunt", daemon=True)
     worker.start()
     app.exec_()

@@ -24,6 +24,7 @@ def test_console_shows_the_hunt_and_closing_it_stops_the_hunt(tmp_path, monkeypa
 
         def close():
             seen["records"] = window.hunt.n_records
+            seen["names"] = list(window.hunt.building_names)
             window.close()
         QTimer.singleShot(6000, close)
         return window
@@ -33,4 +34,6 @@ def test_console_shows_the_hunt_and_closing_it_stops_the_hunt(tmp_path, monkeypa
     session, report = demo.new_paths(tmp_path, "console")
     result = demo._with_console(load_world("corner"), args, "micropython", 10.0, session, report)
     assert seen["records"] > 50
+    # The table and the outline name the world's buildings, not B0, B1, ...
+    assert seen["names"] == [b.id for b in load_world("corner").buildings]
     assert result["frames"] > 50 and session.exists()
