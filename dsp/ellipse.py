@@ -1,8 +1,20 @@
-"""Summaries of a 2-D Gaussian position error: the 95 % ellipse and CEP50."""
+"""Summaries of a 2-D Gaussian position error: the 95 % ellipse and CEP50, and the
+heat-map spread and covariance widening the locator builds them from."""
 
 import numpy as np
 from scipy import optimize, special
 
+
+def second_moment_m2(weight, x_m, y_m, about_xy):
+    """Weighted second moment (2x2, m^2) of points about ``about_xy``: a heat map's spread."""
+    dev = np.column_stack([np.ravel(x_m) - about_xy[0], np.ravel(y_m) - about_xy[1]])
+    return (dev * np.ravel(weight)[:, None]).T @ dev
+
+
+def widened_m2(cov_m2, other_m2):
+    """``cov_m2``, widened to ``other_m2`` along every direction where that is wider."""
+    lam, vec = np.linalg.eigh(other_m2 - cov_m2)
+    return cov_m2 + (vec * np.clip(lam, 0.0, None)) @ vec.T
 
 
 def chi2_2dof_quantile(prob):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp import floors, propagation, rss, triangulate
+from dsp import ellipse, floors, propagation, rss, triangulate
 
 #: Posterior mass around the refined maximum above which its local covariance stands (`widened`).
 PEAK_MASS = 0.9
@@ -177,12 +177,10 @@ def _widened(ml_xy, ml_cov, post, cx, cy, cell):
     """
     radius = max(3.0 * np.sqrt(max(np.linalg.eigvalsh(ml_cov)[-1], 0.0)), 2.0 * cell)
     near = np.hypot(cx - ml_xy[0], cy - ml_xy[1]) <= radius
-    dev = np.column_stack([cx - ml_xy[0], cy - ml_xy[1]])
-    spread = (dev * post[:, None]).T @ dev - np.eye(2) * cell**2 / 12.0
+    spread = ellipse.second_moment_m2(post, cx, cy, ml_xy) - np.eye(2) * cell**2 / 12.0
     if post[near].sum() >= PEAK_MASS and np.trace(spread) < SPREAD_FACTOR * np.trace(ml_cov):
         return ml_cov, False
-    lam, vec = np.linalg.eigh(spread - ml_cov)
-    return ml_cov + (vec * np.clip(lam, 0.0, None)) @ vec.T, True
+    return ellipse.widened_m2(ml_cov, spread), True
 
 
 def _with_bearings(r, extra, p, robust=False):

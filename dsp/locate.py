@@ -53,6 +53,21 @@ class Grid:
     def shape(self):
         return (len(self.y_m), len(self.x_m))
 
+    @property
+    def cell_m(self):
+        """Cell size (m): the larger mean spacing of the two axes."""
+        return float(max(np.diff(self.x_m).mean(), np.diff(self.y_m).mean()))
+
+
+def footprint_owner(footprints, grid):
+    """Validated footprints and the index of the one holding each cell of ``grid`` (-1: none).
+
+    `estimate_position` needs some cell owned; callers that would rather
+    locate without the footprints than fail can test ``np.any(owner >= 0)``.
+    """
+    polys = fp.as_polygons(footprints)
+    return polys, fp.cell_owner(polys, *grid.cells(), grid.cell_m)
+
 
 @dataclass
 class Estimate:
@@ -224,12 +239,11 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         raise ValueError("grid must be a dsp.locate.Grid")
     # Stage 1 of the fit only seeds the rest: every other grid line is enough.
     coarse = Grid(grid.x_m[::2], grid.y_m[::2]) if min(grid.shape) > 40 else grid
-    cell_m = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
+    cell_m = grid.cell_m
     cx, cy = grid.cells()
-    polys = fp.as_polygons(footprints)
-    prior = owner = None
+    polys, owner = footprint_owner(footprints, grid)
+    prior = None
     if polys:
-        owner = fp.cell_owner(polys, cx, cy, cell_m)
         if not np.any(owner >= 0):
             raise ValueError(f"none of the {len(polys)} footprints lies on the grid: "
                              "are they in the readings' local metres?")
@@ -251,10 +265,8 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
             xy = np.array(fp.region_mean(polys, fit.posterior, owner, grid.shape, cx, cy))
         # The posterior's spread about the answer (plus a cell's quantisation), or the
         # refined maximum's covariance along any direction where that is wider.
-        dev = np.column_stack([cx - xy[0], cy - xy[1]])
-        spread = (dev * fit.posterior[:, None]).T @ dev + np.eye(2) * cell_m**2 / 12.0
-        lam, vec = np.linalg.eigh(spread - fit.cov_xy)
-        cov_xy = fit.cov_xy + (vec * np.clip(lam, 0.0, None)) @ vec.T
+        spread = ellipse.second_moment_m2(fit.posterior, cx, cy, xy) + np.eye(2) * cell_m**2 / 12.0
+        cov_xy = ellipse.widened_m2(fit.cov_xy, spread)
     if position_sigma_m:
         if not (np.isfinite(position_sigma_m) and position_sigma_m > 0):
             raise ValueError(f"position_sigma_m must be a positive number of metres, got {position_sigma_m}")

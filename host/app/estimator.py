@@ -64,10 +64,9 @@ def estimate_view(arr, bearings, target, group=None, footprints=None):
 
 def _any_on(grid, footprints):
     """Whether any footprint holds a cell of ``grid`` (what ``estimate_position`` requires)."""
-    from dsp import footprints as fp
+    from dsp.locate import footprint_owner
 
-    cell_m = max(np.diff(grid.x_m).mean(), np.diff(grid.y_m).mean())
-    return bool(np.any(fp.cell_owner(fp.as_polygons(footprints), *grid.cells(), cell_m) >= 0))
+    return bool(np.any(footprint_owner(footprints, grid)[1] >= 0))
 
 
 def _write(stream, obj):

@@ -135,16 +135,13 @@ def _local_footprints(fp_path, csv_path, x, y, to_local, wgs84):
     building names; a UserError when none of them lies in the readings' area."""
     import numpy as np
 
-    from dsp import footprints as fp
     from dsp import locate
     from host.footprints_file import read_footprints
     names, rings = read_footprints(fp_path, wgs84=wgs84)
     if wgs84:
         rings = [np.column_stack(to_local(r[:, 1], r[:, 0])) for r in rings]
     # The area estimate_position searches by default; a footprint outside it can hold no mass.
-    grid = locate.Grid.around(x, y)
-    cell_m = float(np.diff(grid.x_m).mean())
-    if not np.any(fp.cell_owner(rings, *grid.cells(), cell_m) >= 0):
+    if not np.any(locate.footprint_owner(rings, locate.Grid.around(x, y))[1] >= 0):
         frame = ("[lon, lat] in degrees (RFC 7946), like the CSV's lat_deg/lon_deg" if wgs84 else
                  "[x_m, y_m] in the same local metres as the CSV's x_m/y_m")
         raise UserError(f"{fp_path}: none of the {len(rings)} footprints lies in the area of the "

@@ -5,7 +5,7 @@ import pytest
 
 from dsp import geo
 from dsp.crb import crb_position
-from dsp.ellipse import cep50_m, error_ellipse
+from dsp.ellipse import cep50_m, error_ellipse, second_moment_m2, widened_m2
 
 
 def test_cep50_closed_forms():
@@ -33,6 +33,19 @@ def test_ellipse_axes_and_compass_orientation():
     assert e["semi_minor_m"] == pytest.approx(k)
     assert e["orientation_deg"] == pytest.approx(45.0)
     assert error_ellipse(np.diag([1.0, 4.0]))["orientation_deg"] == pytest.approx(0.0)
+
+
+def test_spread_and_widening_by_hand():
+    # Weights 1/4 at (+-2, 0) and (0, +-1) about the origin: variances 2 and 0.5; about (1, 0)
+    # the east one grows by 1^2.
+    x, y, w = np.array([2.0, -2.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0, -1.0]), np.full(4, 0.25)
+    assert second_moment_m2(w, x, y, (0.0, 0.0)) == pytest.approx(np.diag([2.0, 0.5]))
+    assert second_moment_m2(w, x, y, (1.0, 0.0)) == pytest.approx(np.diag([3.0, 0.5]))
+    # Widening takes the wider of the two along each principal direction, never narrower.
+    assert widened_m2(np.diag([4.0, 1.0]), np.diag([1.0, 9.0])) == pytest.approx(np.diag([4.0, 9.0]))
+    a = np.array([[5.0, 2.0], [2.0, 3.0]])
+    assert widened_m2(a, 0.5 * a) == pytest.approx(a)
+    assert widened_m2(a, 2.0 * a) == pytest.approx(2.0 * a)
 
 
 def test_crb_limits():
