@@ -5,6 +5,8 @@
 from micropython import const
 import struct
 
+from i2c_chip import I2cChip
+
 _CHIP_ID = const(0x00)
 _STATUS = const(0x03)
 _DATA_0 = const(0x04)   # press xlsb, lsb, msb; temp xlsb, lsb, msb (0x04..0x09)
@@ -17,19 +19,16 @@ _CMD = const(0x7E)
 CHIP_ID = const(0x50)
 
 
-class Bmp388:
-    def __init__(self, i2c, addr=0x77):
-        self._i2c = i2c
-        self._addr = addr
-        self._one = bytearray(1)
-        self._data = bytearray(6)
+class Bmp388(I2cChip):
+    NAME = "BMP388"
+    ADDR = 0x77
+
+    def __init__(self, i2c, addr=None):
+        super().__init__(i2c, addr)
         self.t_lin = 0.0
 
     def init(self):
-        self._i2c.readfrom_mem_into(self._addr, _CHIP_ID, self._one)
-        if self._one[0] != CHIP_ID:
-            raise OSError("BMP388: chip ID 0x%02X at I2C 0x%02X, expected 0x50"
-                          % (self._one[0], self._addr))
+        self._check_id(_CHIP_ID, CHIP_ID, "chip ID")
         nvm = bytearray(21)
         self._i2c.readfrom_mem_into(self._addr, _NVM_PAR_T1, nvm)
         (t1, t2, t3, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10,
@@ -54,10 +53,6 @@ class Bmp388:
         self._write(_CONFIG, 0x04)             # IIR coefficient 3
         self._write(_PWR_CTRL, 0x33)           # both sensors, normal mode
 
-    def _write(self, reg, value):
-        self._one[0] = value
-        self._i2c.writeto_mem(self._addr, reg, self._one)
-
     def compensate_temperature(self, uncomp_t):
         d1 = uncomp_t - self._t1
         d2 = d1 * self._t2
@@ -75,8 +70,8 @@ class Bmp388:
 
     def read(self):
         """Return (pressure_pa, temperature_c)."""
-        self._i2c.readfrom_mem_into(self._addr, _DATA_0, self._data)
-        d = self._data
+        self._i2c.readfrom_mem_into(self._addr, _DATA_0, self._raw)
+        d = self._raw
         up = d[0] | (d[1] << 8) | (d[2] << 16)
         ut = d[3] | (d[4] << 8) | (d[5] << 16)
         t = self.compensate_temperature(ut)

@@ -151,3 +151,35 @@ print(json.dumps([baro.height_m(89874.6, 101325.0), f.update(101325.0 - 3 * 36.0
     # ICAO: 1000 m above MSL is 89874.6 Pa; near sea level 12.0 Pa per metre, so 108 Pa ~ 9 m = 3 floors
     assert got[0] == pytest.approx(1000.0, abs=1.0)
     assert got[1] == 3
+
+
+@pytest.mark.parametrize("fake, module, cls, name, reg, found, want", [
+    (chips.Lis3mdl, "lis3mdl", "Lis3mdl", "LIS3MDL", 0x0F, 0x33, "WHO_AM_I 0x33 at I2C 0x1C, expected 0x3D"),
+    (chips.Lsm6dsox, "lsm6dsox", "Lsm6dsox", "LSM6DSOX", 0x0F, 0x6B, "WHO_AM_I 0x6B at I2C 0x6A, expected 0x6C"),
+])
+def test_a_wrong_chip_is_named_and_a_right_one_reads_signed_words(run_mpy, bus, fake, module, cls,
+                                                                  name, reg, found, want):
+    """At its datasheet address with the wrong identity (LIS3MDL 0x3D, LSM6DSOX 0x6C) the driver
+    refuses with the chip's name; with the right one, ``read_into`` gives the fake's output
+    registers decoded as little-endian int16 (struct '<3h' here, the driver's own bit
+    arithmetic there), negative values included."""
+    import struct
+
+    chip = fake(lambda: (200.0, 30.0, -20.0))   # heading, pitch, roll: every axis non-zero
+    bus.wiring.i2c[0] = {chip.ADDR: chip}
+    code = """
+import json, machine
+from %s import %s
+d = %s(machine.I2C(0))
+try:
+    d.init()
+    xyz = [0, 0, 0]
+    d.read_into(xyz)
+    print(json.dumps({'xyz': xyz}))
+except OSError as e:
+    print(json.dumps({'msg': str(e)}))
+""" % (module, cls, cls)
+    assert run_mpy(code, bus=bus)["xyz"] == list(struct.unpack("<3h", bytes(chip.regs[0x28:0x2E])))
+    assert any(v < 0 for v in struct.unpack("<3h", bytes(chip.regs[0x28:0x2E])))
+    chip.regs[reg] = found
+    assert run_mpy(code, bus=bus) == {"msg": "%s: %s" % (name, want)}
