@@ -36,14 +36,10 @@ from host.virtual.bus import BusServer, Wiring  # noqa: E402
 from host.virtual.handheld import micropython_binary  # noqa: E402
 
 SCRIPT = """
-import json, time, micropython, gc, machine, ad9363, protocol
-from lis3mdl import Lis3mdl
-from lsm6dsox import Lsm6dsox
-from heading import Compass
-from calibration import Calibration
+import json, time, micropython, gc, protocol
 from measure import Hunter, Position
 from outbox import Outbox
-import main
+import rig
 
 class Usb:
     def writable(self):
@@ -51,17 +47,10 @@ class Usb:
     def write(self, buf, n):
         return n
 
-spi = machine.SPI(1)
-radio = ad9363.Ad9363(spi, machine.Pin(10, machine.Pin.OUT, value=1),
-                      machine.Pin(9, machine.Pin.OUT, value=1))
-radio.init()
-i2c = machine.I2C(0)
-mag = Lis3mdl(i2c); mag.init()
-imu = Lsm6dsox(i2c); imu.init()
-cal = Calibration(); cal.load(main.DEFAULT_CALIBRATION)
+spi, radio, compass, cal = rig.measurement_parts()
 ob = Outbox(Usb(), slots=32)
 pos = Position(); pos.stale = False
-h = Hunter(radio, Compass(mag, imu), cal, ob, pos, dwell_ms=0, reads=%(reads)d, settle_us=0)
+h = Hunter(radio, compass, cal, ob, pos, dwell_ms=0, reads=%(reads)d, settle_us=0)
 h.load_targets([(1710000000 + 200000 * i, 5000000) for i in range(128)])
 N = %(cycles)d
 

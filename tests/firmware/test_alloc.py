@@ -6,14 +6,10 @@ import pytest
 from host.virtual import chips
 
 LOOP = """
-import json, micropython, protocol, machine, ad9363
-from lis3mdl import Lis3mdl
-from lsm6dsox import Lsm6dsox
-from heading import Compass
-from calibration import Calibration
+import json, micropython, protocol
 from measure import Hunter, Position
 from outbox import Outbox
-import main
+import rig
 
 class Usb:
     def __init__(self, open_):
@@ -25,18 +21,11 @@ class Usb:
         self.bytes += n
         return n
 
-spi = machine.SPI(1)
-radio = ad9363.Ad9363(spi, machine.Pin(10, machine.Pin.OUT, value=1),
-                      machine.Pin(9, machine.Pin.OUT, value=1))
-radio.init()
-i2c = machine.I2C(0)
-mag = Lis3mdl(i2c); mag.init()
-imu = Lsm6dsox(i2c); imu.init()
-cal = Calibration(); cal.load(main.DEFAULT_CALIBRATION)
+_spi, radio, compass, cal = rig.measurement_parts()
 usb = Usb(%(usb_open)d)
 ob = Outbox(usb, slots=%(slots)d)
 pos = Position(); pos.lat_e7 = 525200000; pos.lon_e7 = 134050000; pos.stale = False
-h = Hunter(radio, Compass(mag, imu), cal, ob, pos, dwell_ms=0, reads=2, settle_us=0)
+h = Hunter(radio, compass, cal, ob, pos, dwell_ms=0, reads=2, settle_us=0)
 h.load_targets([(700000000 + 5000000 * i, 5000000 if i %% 2 else 10000000) for i in range(128)])
 h.set_bench(1747500000, 30)
 def run(n):
