@@ -187,4 +187,7 @@ def test_damaged_streams_yield_only_sent_frames_and_resync(frames, data):
     # whatever came before, a delimiter followed by a good frame is decoded
     tail = P.encode(P.PING, 4242, 99, (7,))
     after = d.feed(b"\x00" + tail)
-    assert [(f.msg_type, f.seq) for f in after] == [(P.PING, 4242)]
+    # the delimiter may also complete a sent frame whose own delimiter was dropped
+    assert [(f.msg_type, f.seq) for f in after[-1:]] == [(P.PING, 4242)]
+    for f in after[:-1]:
+        assert (f.msg_type, f.seq, f.time_ms, f.fields()) in sent
