@@ -31,7 +31,8 @@ ESTIMATOR_NICE = 10
 
 
 def estimate_view(arr, bearings, target, group=None, footprints=None):
-    """Estimate one target (or one box): ``(EstimateView or None, error or None, seconds)``.
+    """THE answer (`dsp.answer`) for one target or one box: ``(EstimateView or None, error
+    or None, seconds)``.
 
     ``arr`` has columns x_m, y_m, rssi_dbm (NaN = not detected), floor (NaN =
     unknown), time_s; ``bearings`` is ``(x_m, y_m, bearing_deg, sigma_deg)`` or None;
@@ -41,23 +42,29 @@ def estimate_view(arr, bearings, target, group=None, footprints=None):
     of them; while none of them reaches the estimate's grid (the walk has not
     come near the drawn buildings yet) the estimate is made without them.
     """
-    from dsp.locate import Grid, estimate_position
+    from dsp import answer
+    from dsp.locate import Grid
     from host.app.model import EstimateView
 
     t0 = time.monotonic()
-    x, y, rssi, floor, _t = np.asarray(arr, dtype=float).T
-    kwargs = {"floor": floor} if np.isfinite(floor).any() else {}
-    if group is not None:
-        kwargs["group"] = np.asarray(group, dtype=int)
+    x, y, rssi, floor, t = np.asarray(arr, dtype=float).T
     try:
         grid = Grid.around(x, y, cells=ESTIMATE_CELLS)
+        kwargs = {"grid": grid, "bearings": bearings}
         if footprints and _any_on(grid, footprints):
             kwargs["footprints"] = footprints
-        est = estimate_position(x, y, rssi, bearings=bearings, grid=grid, **kwargs)
+        if group is not None and len(np.unique(group)) > 1:
+            g = np.asarray(group, dtype=int)
+            parts = [{"x_m": x[g == k], "y_m": y[g == k], "rssi_dbm": rssi[g == k],
+                      "floor": floor[g == k], "time_s": t[g == k]} for k in np.unique(g)]
+            ans = answer.locate_rack(parts, **kwargs)
+        else:
+            ans = answer.locate_target(x, y, rssi, floor=floor, time_s=t, **kwargs)
     except (ValueError, np.linalg.LinAlgError) as exc:
         return None, f"target {target + 1}: no estimate yet ({exc})", time.monotonic() - t0
-    view = EstimateView(est.x_m, est.y_m, est.cov_m2, est.cep50_m, est.n_used,
-                        floor=est.floor, floor_prob=est.floor_prob,
+    est = ans.estimate
+    view = EstimateView(ans.x_m, ans.y_m, ans.cov_m2, ans.cep50_m, ans.n_used,
+                        floor=ans.floor, floor_prob=ans.floor_prob,
                         building=est.building, building_prob=est.building_prob)
     return view, None, time.monotonic() - t0
 

@@ -19,7 +19,8 @@ import numpy as np
 import pymap3d
 
 from dsp.bearing import scan_bearing
-from dsp.locate import Grid, estimate_position
+from dsp import answer
+from dsp.locate import Grid
 from firmware.tasking import FORMAT as TASKING_FORMAT
 from host.sim.env import make_env
 from host.sim.strategy import STRATEGIES
@@ -157,10 +158,9 @@ class Hunt:
     def final_estimate(self):
         """The answer: every reading and bearing, on the fine grid.
 
-        The floor comes from the stairwell climb, not from the locator: its
-        slab model counts no slab for ground-floor readings indoors, which the
-        climb's readings are, and fitting it moved the position more than it
-        told about the floor.
+        It is `dsp.answer`'s, floor included (the climb's readings decide
+        it), and is stored in the session as the final ESTIMATE record, so
+        that replay and export show this answer.
         """
         self._collect()
         job = self._job(self._final_grid)
@@ -170,6 +170,8 @@ class Hunt:
                 self.final = self._run_job(job)[0]
             except _LOCATOR_ERRORS as exc:
                 self.session.event("final estimate failed", error=str(exc))
+        if self.final is not None:
+            self._record(self.final, self.clock.now_s(), final=True)
         return self.final
 
     def likely_building(self, est):
@@ -342,14 +344,22 @@ class Hunt:
             b = np.array(self.bearings)
             bearings = (b[:, 0], b[:, 1], b[:, 2], b[:, 3])
         return dict(t_s=self.clock.now_s(), x=a["x_m"], y=a["y_m"], rssi=a["rssi_dbm"],
-                    group=a["target"].astype(int), bearings=bearings, grid=grid,
+                    floor=a["floor"], group=a["target"].astype(int), bearings=bearings, grid=grid,
                     footprints=self._footprints)
 
     @staticmethod
     def _run_job(job):
-        est = estimate_position(job["x"], job["y"], job["rssi"], bearings=job["bearings"], grid=job["grid"],
-                                group=job["group"], position_sigma_m=GNSS_SIGMA_M,
-                                footprints=job["footprints"])
+        common = dict(bearings=job["bearings"], grid=job["grid"], position_sigma_m=GNSS_SIGMA_M,
+                      footprints=job["footprints"])
+        g = job["group"]
+        labels = np.unique(g)
+        if len(labels) > 1:
+            parts = [{"x_m": job["x"][g == k], "y_m": job["y"][g == k], "rssi_dbm": job["rssi"][g == k],
+                      "floor": job["floor"][g == k]} for k in labels]
+            est = answer.locate_rack(parts, **common).estimate
+        else:
+            est = answer.locate_target(job["x"], job["y"], job["rssi"], floor=job["floor"],
+                                       **common).estimate
         return est, job["t_s"]
 
     def _submit(self, force=False):
@@ -385,12 +395,17 @@ class Hunt:
         est, t_s = result
         self.estimate = est
         self.estimates.append((t_s, est))
-        building = self.likely_building(est).id
-        self.session.record({"kind": "ESTIMATE", "rx_time_s": time.time(), "sim_time_s": t_s,
-                             "x_m": est.x_m, "y_m": est.y_m, "ellipse": est.ellipse,
-                             "building": building, "building_prob": self.building_prob(est, building)})
+        self._record(est, t_s)
         if self.fix is None and self._holds_truth(est):
             self.fix = (t_s, self.officer.walked_m(t_s))
+
+    def _record(self, est, t_s, final=False):
+        building = self.likely_building(est).id
+        self.session.record({"kind": "ESTIMATE", "rx_time_s": time.time(), "sim_time_s": t_s,
+                             "final": final, "x_m": est.x_m, "y_m": est.y_m,
+                             "ellipse": est.ellipse, "floor": est.floor,
+                             "floor_prob": {str(k): v for k, v in (est.floor_prob or {}).items()},
+                             "building": building, "building_prob": self.building_prob(est, building)})
 
     def _holds_truth(self, est):
         if not est.ellipse["semi_major_m"] < FIX_SEMI_MAJOR_M:

@@ -194,12 +194,8 @@ class SearchOfficer:
         est = hunt.final_estimate()
         if est is None:
             return None
-        building = hunt.likely_building(est)
-        climb = self.climbs.get(building.id)
-        floor = climb.floor(hunt) if climb is not None else None
-        if floor is None:
-            floor = est.floor
-        return est.x_m, est.y_m, floor, building.id
+        # The locator's answer names the floor too: the climb's readings reach it.
+        return est.x_m, est.y_m, est.floor, hunt.likely_building(est).id
 
     def climb_windows(self, building_id):
         """Dwell windows of the climb in that building ({} if not climbed)."""

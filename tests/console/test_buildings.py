@@ -15,11 +15,13 @@ WALK_BUILDINGS = [np.array([[-60.0, 20.0], [-20.0, 20.0], [-20.0, 50.0], [-60.0,
 
 
 def test_without_footprints_the_estimate_is_the_plain_one():
-    from dsp.locate import Grid, estimate_position
+    from dsp.answer import locate_target
+    from dsp.locate import Grid
 
     arr = walk_readings()
     x, y, rssi = arr[:, 0], arr[:, 1], arr[:, 2]
-    plain = estimate_position(x, y, rssi, grid=Grid.around(x, y, cells=ESTIMATE_CELLS))
+    plain = locate_target(x, y, rssi, floor=arr[:, 3], time_s=arr[:, 4],
+                          grid=Grid.around(x, y, cells=ESTIMATE_CELLS))
     for footprints in (None, ()):
         view, error, _ = estimate_view(arr, None, 0, None, footprints)
         assert error is None

@@ -9,7 +9,8 @@ import pytest
 from host.cli import main
 from host.meascsv import write_measurements
 
-TARGET_KEYS = {"target", "x_m", "y_m", "floor", "ellipse", "cep50_m", "n_used"}
+TARGET_KEYS = {"target", "x_m", "y_m", "floor", "floor_known", "floor_prob", "ellipse", "cep50_m",
+               "n_used", "n_censored"}
 ELLIPSE_KEYS = {"semi_major_m", "semi_minor_m", "orientation_deg"}
 # Two SIMs of one rack and a phone elsewhere.
 TRUTH = {"T1": (30.0, 40.0, -20.0), "T2": (30.0, 40.0, -29.0), "T3": (-60.0, 10.0, -24.0)}
