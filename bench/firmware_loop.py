@@ -2,8 +2,9 @@
 
 One run, three timings, all in the same micropython subprocess on the same virtual bus:
 
-* loop: ``Hunter.cycle()`` + ``Outbox.pump()`` over a 128-target tasking (tune, settle,
-  RSSI reads, heading, calibration, MEAS frame) with no dwell wait (``dwell_ms=0``), so the
+* loop: ``Hunter.cycle()`` + ``Outbox.pump()`` over a 128-target tasking (VCO look-up
+  values and synthesizer words, lock, RSSI restart, burst RSSI reads, overload detectors,
+  heading, calibration, MEAS frame) with no dwell wait (``dwell_ms=0``), so the
   figure is the loop's own cost, not the configured dwell;
 * transport floor: the same number of bus transactions per cycle as bare
   ``spi.write_readinto`` calls, nothing else - what the fake bus alone costs;
@@ -79,7 +80,9 @@ class NullRadio:
     def tune_packed(self, words, offset):
         return True
     def read_rssi_q(self):
-        return 120
+        return 320
+    def overloaded(self):
+        return False
 
 class NullCompass:
     def heading_cdeg(self):
