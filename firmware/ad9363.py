@@ -43,6 +43,9 @@ _REG_ADC_LARGE_OVERLOAD = const(0x105)
 _REG_LMT_SMALL_OVERLOAD = const(0x107)  # [5:0]: threshold 16 mV x (value + 1)
 _REG_LMT_LARGE_OVERLOAD = const(0x108)
 _REG_RX1_MANUAL_GAIN = const(0x109)  # [6:0] full-table gain index
+_REG_GAIN_TABLE_ADDRESS = const(0x130)  # 0x130 index, 0x131..0x133 the row's three words
+_REG_GAIN_TABLE_WORD_3 = const(0x133)
+_REG_GAIN_TABLE_CONFIG = const(0x137)   # bit 2 write, bit 1 start clock, [4:3] receiver
 _REG_RSSI_DURATION_01 = const(0x150)  # 0x150..0x158: the RSSI measurement block
 _REG_RSSI_CONFIG = const(0x158)     # [4:2] restart mode (4 = SPI write), bit 5 start
 _REG_SYMBOL_LSB = const(0x1AB)      # bit 0: Rx1 RSSI symbol [0]; 0x1A7 holds [8:1]
@@ -97,8 +100,30 @@ _LOCK_TIMEOUT_US = const(2000)
 _CAL_TIMEOUT_US = const(10000)
 MAX_GAIN_INDEX = const(76)
 # Bytes per prepared tune: frac[22:16], frac[15:8], frac[7:0], int[10:8], int[7:0],
-# divider code, VCO look-up row
-WORDS_PER_TUNE = const(7)
+# divider code, VCO look-up row, Rx gain table
+WORDS_PER_TUNE = const(8)
+_GT_RX1 = const(0x08)               # 0x137 receiver select: Rx1
+_GT_ROWS = const(77)
+# ADI's default full Rx gain tables (no-OS ad9361.c full_gain_table; UG-570 'Gain control:
+# full gain table'), 77 rows of the words for 0x131, 0x132, 0x133: the 800 MHz table (LO
+# below 1300 MHz), then the 2300 MHz table (1300-4000 MHz). Summing the stage gains the
+# words select (LNA, mixer, TIA, LPF) gives index - 3 dB and index - 5 dB from index 2 up
+# (rows 0 and 1 at the minimum, -1 and -3 dB): _GT_OFFSET_DB.
+_GAIN_TABLES = bytes.fromhex(
+    "000020000000000000000100000200000300000400000500010320010400010500010600010700010800"
+    "010900010a00010b00010c00010d00010e00020920020a00020b00020c00020d00020e00020f00021000"
+    "022b20022c00042820042900042a00042b00242020242100442020442100442200442300442400442500"
+    "442600442700442800442900442a00442b00442c00442d00442e00442f00443000443100443200642e20"
+    "642f00643000643100643200643300643400643500643600643700643800653820663820673820683820"
+    "6938206a38206b38206c38206d38206e38206f3820000020000000000000000100000200000300000400"
+    "000500010320010400010500010600010700010800010900010a00010b00010c00010d00010e00020920"
+    "020a00020b00020c00020d00020e00020f00021000022b20022c00042720042800042900042a00042b00"
+    "242120242200442020442100442200442300442400442500442600442700442800442900442a00442b00"
+    "442c00442d00442e00442f00443000443100642e20642f00643000643100643200643300643400643500"
+    "6436006437006438006538206638206738206838206938206a38206b38206c38206d38206e38206f3820"
+)
+_GT_OFFSET_DB = (3, 5)
+_GT_MIN_INDEX = const(2)
 
 # VCO look-up table for a 40 MHz RF PLL reference (ADI no-OS ad9361.c, TDD table for
 # references below 50 MHz), 14 bytes a row, VCO frequency descending: VCO MHz (2 bytes,
@@ -183,30 +208,26 @@ def pack_tune(buf, offset, freq_hz, ref_hz):
     buf[offset + 4] = nint & 0xFF
     buf[offset + 5] = code
     buf[offset + 6] = vco_lut_row(f_vco)
+    buf[offset + 7] = gain_table(freq_hz)
 
 
-def _gain_table(freq_hz):
-    # ADI's full Rx gain tables (no-OS ad9361_init_gain_tables): (first gain dB, index where
-    # the 1 dB steps start) for 200-1300 MHz, 1300-4000 MHz and 4000-6000 MHz.
-    if freq_hz < 1300000000:
-        return 1, 0
-    if freq_hz < 4000000000:
-        return -4, 1
-    return -10, 4
+def gain_table(freq_hz):
+    """Which of ADI's Rx gain tables applies at freq_hz: 0 below 1300 MHz, else 1."""
+    return 0 if freq_hz < 1300000000 else 1
 
 
 def index_gain_db(index, freq_hz):
-    """Gain in dB of a full-table index at freq_hz."""
-    start, offset = _gain_table(freq_hz)
-    return start + (index - offset if index > offset else 0)
+    """Gain in dB of a full-table index at freq_hz (ADI's default table, loaded by tune)."""
+    if index < _GT_MIN_INDEX:
+        index = _GT_MIN_INDEX
+    return index - _GT_OFFSET_DB[gain_table(freq_hz)]
 
 
 def gain_index(gain_db, freq_hz):
-    """The full-table index closest to gain_db at freq_hz (clamped to the table)."""
-    start, offset = _gain_table(freq_hz)
-    index = gain_db - start + offset
-    if index <= offset:
-        return 0 if gain_db <= start else offset
+    """The full-table index for gain_db at freq_hz (clamped to the table's range)."""
+    index = gain_db + _GT_OFFSET_DB[gain_table(freq_hz)]
+    if index < _GT_MIN_INDEX:
+        return _GT_MIN_INDEX
     return index if index < MAX_GAIN_INDEX else MAX_GAIN_INDEX
 
 
@@ -234,6 +255,8 @@ class Ad9363:
         self._rssi_tx[1] = _REG_SYMBOL_LSB & 0xFF
         self._alc_hi = 0    # 0x239 [7:4] and 0x23B [7:6] as the profile left them
         self._cp_hi = 0
+        self._gt = -1       # the Rx gain table in the chip (-1: not loaded by us)
+        self._gt_buf = bytearray(6)
 
     # -- bus --------------------------------------------------------------------------
     def _read_reg(self, addr):
@@ -292,6 +315,7 @@ class Ad9363:
         time.sleep_ms(1)
         self._write_reg(_REG_SPI_CONF, 0x81)
         self._write_reg(_REG_SPI_CONF, 0x00)
+        self._gt = -1
 
     def load_profile(self, writes):
         """Apply (address, value) register writes, e.g. from ADI's init-script generator."""
@@ -423,14 +447,39 @@ class Ad9363:
         b[4] = (t[o + 9] << 4) | t[o + 10]   # 0x23E C2 | C1
         self._write_buf(b, _REG_RX_LOOP_FILTER_3)
 
+    def _load_gain_table(self, table):
+        # UG-570 'Full gain table': per row the index in 0x130 and the words in 0x131-0x133
+        # (one burst, 0x133 down to 0x130), then 0x137 = write | clock | Rx1. ADI loads the
+        # table in the ALERT state and again whenever the LO crosses 1300 MHz.
+        self._write_reg(_REG_ENSM_CONFIG_1, _TO_ALERT)
+        self._write_reg(_REG_GAIN_TABLE_CONFIG, 0x02 | _GT_RX1)
+        t = _GAIN_TABLES
+        b = self._gt_buf
+        o = table * _GT_ROWS * 3
+        for i in range(_GT_ROWS):
+            b[2] = t[o + 2]
+            b[3] = t[o + 1]
+            b[4] = t[o]
+            b[5] = i
+            self._write_buf(b, _REG_GAIN_TABLE_WORD_3)
+            self._write_reg(_REG_GAIN_TABLE_CONFIG, 0x06 | _GT_RX1)
+            o += 3
+        self._write_reg(_REG_GAIN_TABLE_CONFIG, 0x02)
+        self._write_reg(_REG_GAIN_TABLE_CONFIG, 0x00)
+        self._write_reg(_REG_ENSM_CONFIG_1, _FORCE_RX_ON)
+        self._gt = table
+
     def tune_packed(self, words, offset):
         """Tune to the frequency whose bytes pack_tune stored at words[offset:].
 
-        VCO look-up values first, then the synthesizer words (integer byte 0x231 last:
+        The Rx gain table first when the LO changed table, then the VCO look-up values,
+        then the synthesizer words (integer byte 0x231 last:
         that write starts the VCO calibration), then the divider; after lock the RSSI block
         is restarted so no reading holds the previous target's power.
         Returns True when the synthesizer reports lock.
         """
+        if words[offset + 7] != self._gt:
+            self._load_gain_table(words[offset + 7])
         self._write_vco_lut(words[offset + 6])
         b = self._burst
         for i in range(5):

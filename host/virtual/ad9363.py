@@ -27,6 +27,9 @@ What the fake holds the firmware to (each item is a way a real board fails on da
   reaches the threshold 0x105 / 0x104 (so a power of T / (16 N) of full swing); LMT
   large/small overload when the analog peak reaches 16 mV x (0x108 / 0x107 [5:0] + 1),
   0 dBFS being 625 mV peak. Unprogrammed thresholds (0) read as overloaded.
+* Gain (UG-570 'Full gain table'): the manual index 0x109 points into the gain table the
+  firmware loaded through 0x130-0x137; the gain is the sum of the stage gains of that row.
+  An unloaded table (all rows 0) gives the minimum gain at every index.
 * Product ID 0x037: 0x08 in bits [7:3], the revision in [2:0].
 * The transmitter: any FORCE_TX_ON is counted in ``tx_requests`` (a test asserts 0).
 """
@@ -138,17 +141,51 @@ def vco_lut_expected(vco_hz):
     }
 
 
+# ADI's default full Rx gain tables (no-OS ad9361.c full_gain_table; UG-570 'Full gain
+# table'): per index the words for 0x131 (LNA [6:5], mixer [4:0]), 0x132 (TIA bit 5, LPF
+# [4:0]) and 0x133 (digital [4:0]); the 800 MHz table serves LOs below 1300 MHz, the
+# 2300 MHz table 1300-4000 MHz. The stage gains in dB per band (same source): LNA, mixer, TIA.
+_COMMON = [
+    (0x00, 0x00, 0x20), (0x00, 0x00, 0x00), (0x00, 0x00, 0x00),
+    (0x00, 0x01, 0x00), (0x00, 0x02, 0x00), (0x00, 0x03, 0x00),
+    (0x00, 0x04, 0x00), (0x00, 0x05, 0x00), (0x01, 0x03, 0x20),
+    (0x01, 0x04, 0x00), (0x01, 0x05, 0x00), (0x01, 0x06, 0x00),
+    (0x01, 0x07, 0x00), (0x01, 0x08, 0x00), (0x01, 0x09, 0x00),
+    (0x01, 0x0A, 0x00), (0x01, 0x0B, 0x00), (0x01, 0x0C, 0x00),
+    (0x01, 0x0D, 0x00), (0x01, 0x0E, 0x00), (0x02, 0x09, 0x20),
+    (0x02, 0x0A, 0x00), (0x02, 0x0B, 0x00), (0x02, 0x0C, 0x00),
+    (0x02, 0x0D, 0x00), (0x02, 0x0E, 0x00), (0x02, 0x0F, 0x00),
+    (0x02, 0x10, 0x00), (0x02, 0x2B, 0x20), (0x02, 0x2C, 0x00),
+]
+_TOP = ([(0x44, 0x2E + i, 0x00) for i in range(0)]
+        + [(0x64, 0x2E, 0x20)] + [(0x64, 0x2F + i, 0x00) for i in range(10)]
+        + [(0x65 + i, 0x38, 0x20) for i in range(11)])
+T800 = (_COMMON
+        + [(0x04, 0x28, 0x20), (0x04, 0x29, 0x00), (0x04, 0x2A, 0x00), (0x04, 0x2B, 0x00),
+           (0x24, 0x20, 0x20), (0x24, 0x21, 0x00), (0x44, 0x20, 0x20)]
+        + [(0x44, 0x21 + i, 0x00) for i in range(18)] + _TOP)
+T2300 = (_COMMON
+         + [(0x04, 0x27, 0x20), (0x04, 0x28, 0x00), (0x04, 0x29, 0x00), (0x04, 0x2A, 0x00),
+            (0x04, 0x2B, 0x00), (0x24, 0x21, 0x20), (0x24, 0x22, 0x00), (0x44, 0x20, 0x20)]
+         + [(0x44, 0x21 + i, 0x00) for i in range(17)] + _TOP)
+LNA = ((5, 17, 19, 24), (3, 14, 17, 21))
+MIXER = ((0, 3, 9, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25),
+         (0, 3, 9, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26))
+TIA = (-6, 0)
+DEFAULT_TABLES = (T800, T2300)
+
+
+def stage_gain_db(lo_hz, words):
+    """Receive-path gain of one gain-table row: the sum of the stage gains it selects."""
+    band = 0 if lo_hz < 1300e6 else 1
+    w1, w2, w3 = words
+    return (LNA[band][(w1 >> 5) & 3] + MIXER[band][w1 & 0x1F] + TIA[(w2 >> 5) & 1]
+            + (w2 & 0x1F) + (w3 & 0x1F))
+
+
 def full_table_gain_db(lo_hz, index):
-    """Gain of a full-table index in ADI's default Rx gain tables (no-OS ad9361.c gain
-    metadata: 200-1300 MHz starts at +1 dB, 1300-4000 MHz at -4 dB from index 1, 4000-6000
-    MHz at -10 dB from index 4; 1 dB per index above that)."""
-    if lo_hz < 1300e6:
-        start, offset = 1, 0
-    elif lo_hz < 4000e6:
-        start, offset = -4, 1
-    else:
-        start, offset = -10, 4
-    return start + max(0, index - offset)
+    """Gain of an index of ADI's default table for lo_hz (what a loaded chip gives)."""
+    return stage_gain_db(lo_hz, DEFAULT_TABLES[0 if lo_hz < 1300e6 else 1][index])
 
 
 @dataclass
@@ -232,6 +269,7 @@ class Ad9363:
         self._fresh = set()                 # VCO look-up registers written since the last tune
         self._rssi_running = False
         self._rssi_q = 0                    # the RSSI registers' content (0.25 dB steps)
+        self.gain_table = [(0, 0, 0)] * 77  # Rx1 gain table memory: unloaded rows are 0
 
     # pins
     def resetb(self, level):
@@ -303,6 +341,10 @@ class Ad9363:
             self.regs[0x016] = 0
         if addr == 0x158 and value & 0x20:
             self._rssi_start()
+        if addr == 0x137 and value & 0x06 == 0x06 and (value >> 3) & 0x01:
+            # write | clock, Rx1 selected: the row at 0x130 takes 0x131-0x133
+            r = self.regs
+            self.gain_table[r[0x130] % 77] = (r[0x131], r[0x132], r[0x133])
 
     def _bbpll_write(self, value):
         r = self.regs
@@ -370,7 +412,8 @@ class Ad9363:
         return self.regs[0x109] & 0x7F
 
     def gain_db(self):
-        return full_table_gain_db(self.lo_hz or 0.0, self.gain_index())
+        """The receive gain: the stage gains of the table row the manual index points at."""
+        return stage_gain_db(self.lo_hz or 0.0, self.gain_table[min(self.gain_index(), 76)])
 
     def _read_reg(self, addr):
         r = self.regs

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from dsp import bands as B
+from host.virtual import ad9363 as fake
 from host.virtual import chips
 
 REF_HZ = 40000000
@@ -206,14 +207,34 @@ def test_gain_index_follows_adi_tables(run_mpy):
     got = run_mpy("""
 import json, ad9363
 print(json.dumps([[ad9363.gain_index(g, f), ad9363.index_gain_db(ad9363.gain_index(g, f), f)]
-                  for f, g in ((836500000, 40), (1747500000, 40), (1747500000, -4),
-                               (1747500000, 71), (3500000000, 20))]))
+                  for f, g in ((836500000, 40), (1747500000, 40), (1747500000, -10),
+                               (1747500000, 71), (3500000000, 20), (836500000, 73))]))
 """)
-    # ADI no-OS gain metadata: 200-1300 MHz gain = 1 + index; 1300-4000 MHz gain = -4 at
-    # index 0 and 1, then index - 5 up to 71 dB at index 76
-    assert got == [[39, 40], [45, 40], [0, -4], [76, 71], [25, 20]]
-    for f, idx, gain in ((836.5e6, 39, 40), (1747.5e6, 45, 40), (3500e6, 25, 20)):
+    # ADI's tables: 800 MHz table index - 3 dB, 2300 MHz table index - 5 dB, from index 2
+    assert got == [[43, 40], [45, 40], [2, -3], [76, 71], [25, 20], [76, 73]]
+    # the same from the stage gains of each row of ADI's tables, as the fake sums them
+    for f, idx, gain in ((836.5e6, 43, 40), (1747.5e6, 45, 40), (1747.5e6, 2, -3),
+                         (836.5e6, 76, 73), (1747.5e6, 76, 71)):
         assert chips.full_table_gain_db(f, idx) == gain
+
+
+def test_gain_table_is_loaded_and_follows_the_lo(run_mpy, bus):
+    # Before any tune the chip's table is empty: every index gives the minimum gain. A tune
+    # loads ADI's table for the LO's band, again when the LO crosses 1300 MHz.
+    radio = _wire(bus, lambda f: -80.0)
+    got = run_mpy(RADIO_SETUP + """
+out = []
+for f in (836500000, 897600000, 1747500000, 836500000):
+    out.append(tune(f, 40))
+print(json.dumps(out))
+""", bus=bus)
+    assert got == [True] * 4
+    assert radio.gain_db() == 40                   # index 43 of the 800 MHz table
+    assert radio.gain_table == list(fake.T800)
+    empty = chips.Ad9363(lambda f: -80.0, lambda: 25.0)
+    empty.lo_hz = 836.5e6
+    empty.regs[0x109] = 43
+    assert empty.gain_db() == -1                   # LNA 5 + mixer 0 + TIA -6 + LPF 0
 
 
 def test_rssi_restarts_after_every_tune(run_mpy, bus):
