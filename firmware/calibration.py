@@ -86,8 +86,8 @@ class Calibration:
         for e in entries:
             row = tuple(int(e.get(f, DEFAULT_GAIN_DB) if f == "gain_db" else e[f])
                         for f in FIELDS)
-            if row[0] >= row[1] or row[3] <= 0:
-                raise ValueError("calibration entry %r: band or slope invalid" % (e,))
+            if row[0] >= row[1] or row[3] <= 0 or not -10 <= row[8] <= 77:
+                raise ValueError("calibration entry %r: band, slope or gain invalid" % (e,))
             rows.append(row)
         self._set(int(doc["calibration_id"]), rows)
 
@@ -108,8 +108,8 @@ class Calibration:
         Returns True when committed. Raises ValueError on an inconsistent entry."""
         if not 1 <= count <= MAX_ENTRIES or not 0 <= index < count:
             raise ValueError("entry %d of %d" % (index, count))
-        if row[0] >= row[1] or row[3] <= 0:
-            raise ValueError("band or slope invalid")
+        if row[0] >= row[1] or row[3] <= 0 or not -10 <= row[8] <= 77:
+            raise ValueError("band, slope or gain invalid")
         if index == 0 or self._staged is None or self._staged[0] != cal_id:
             self._staged = (cal_id, count, {})
         if self._staged[1] != count:
