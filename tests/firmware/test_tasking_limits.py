@@ -55,3 +55,39 @@ def test_sign_refuses_n79_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "4400 MHz is outside the AD9363's 325-3800 MHz" in err
     assert not out.exists()
+
+
+def test_tasking_limits_are_the_drivers(run_mpy):
+    # tasking.py may import nothing but hashlib/json/struct, so it repeats the numbers:
+    # the driver must refuse exactly what the tasking refuses.
+    got = run_mpy("""
+import json, ad9363
+out = []
+for f in (324999999, 325000000, 3800000000, 3800000001):
+    try:
+        ad9363.check_tune(f)
+        out.append(True)
+    except ValueError:
+        out.append(False)
+for bw in (20000000, 20000001):
+    try:
+        ad9363.check_bandwidth(bw)
+        out.append(True)
+    except ValueError:
+        out.append(False)
+print(json.dumps(out))
+""")
+    mine = []
+    for f in (324999999, 325000000, 3800000000, 3800000001):
+        try:
+            T.validate(tasking_body(targets=[_target(f)]))
+            mine.append(True)
+        except T.TaskingError:
+            mine.append(False)
+    for bw in (20000000, 20000001):
+        try:
+            T.validate(tasking_body(targets=[_target(1747500000, bw)]))
+            mine.append(True)
+        except T.TaskingError:
+            mine.append(False)
+    assert got == mine == [False, True, True, False, True, False]
