@@ -133,6 +133,9 @@ _GAIN_TABLES = (
 )
 _GT_OFFSET_DB = (3, 5)
 _GT_MIN_INDEX = const(2)
+# The two tables differ only in rows 30..54: switching from one to the other rewrites those
+_GT_DIFF_FIRST = const(30)
+_GT_DIFF_END = const(55)
 
 # VCO look-up table for a 40 MHz RF PLL reference (ADI no-OS ad9361.c, TDD table for
 # references below 50 MHz), 14 bytes a row, VCO frequency descending: VCO MHz (2 bytes,
@@ -472,13 +475,17 @@ class Ad9363:
     def _load_gain_table(self, table):
         # UG-570 'Full gain table': per row the index in 0x130 and the words in 0x131-0x133
         # (one burst, 0x133 down to 0x130), then 0x137 = write | clock | Rx1. ADI loads the
-        # table in the ALERT state and again whenever the LO crosses 1300 MHz.
+        # table in the ALERT state and again whenever the LO crosses 1300 MHz; here a
+        # crossing rewrites only the 25 rows where ADI's two tables differ.
         self._write_reg(_REG_ENSM_CONFIG_1, _TO_ALERT)
         self._write_reg(_REG_GAIN_TABLE_CONFIG, 0x02 | _GT_RX1)
         t = _GAIN_TABLES
         b = self._gt_buf
-        o = table * _GT_ROWS * 3
-        for i in range(_GT_ROWS):
+        first, end = 0, _GT_ROWS
+        if self._gt >= 0:       # the other table is in place: only the rows that differ
+            first, end = _GT_DIFF_FIRST, _GT_DIFF_END
+        o = (table * _GT_ROWS + first) * 3
+        for i in range(first, end):
             b[2] = t[o + 2]
             b[3] = t[o + 1]
             b[4] = t[o]
