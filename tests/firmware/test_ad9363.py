@@ -2,7 +2,6 @@
 from UG-570/UG-671 (host/virtual/ad9363.py): bring-up, limits, synthesizer, RSSI meaning."""
 
 import itertools
-import json
 import math
 
 import pytest
