@@ -35,7 +35,7 @@ TASKING_FILE = "tasking.rft"
 TASKING_STATE_FILE = "tasking_state.json"
 # The nominal table (hardware/calibration/default.json) until a lab calibration arrives.
 DEFAULT_CALIBRATION = {"calibration_id": 1, "entries": [
-    dict(zip(FIELDS, (lo, hi, 1000, 10000, 0, 2500, -10000, -3500)))
+    dict(zip(FIELDS, (lo, hi, 1000, 10000, 0, 2500, -10000, -3500, 40)))
     for lo, hi in BAND_EDGES_MHZ]}
 GNSS_STALE_MS = 2500
 RADIO_RETRY_MS = 1000
@@ -169,6 +169,7 @@ class App:
 
     def _bring_up_radio(self):
         try:
+            self.radio.reset()   # a cold start: nothing loaded to keep
             self.radio.init()
             self.radio_up = True
             return None

@@ -20,7 +20,6 @@ _BENCH_SLOT = const(128)
 _NO_BAND = const(255)
 _MEAS_FMT = "<BBhHbHiiibH"
 _DETECT_MARGIN_CDB = const(300)  # detected when 3 dB above the calibrated noise floor
-_ADC_FULL_SCALE_Q = const(2)     # RSSI within 0.5 dB of full scale: saturated
 
 
 class Position:
@@ -76,10 +75,9 @@ class Hunter:
         ad9363.pack_tune(self._tune, slot * ad9363.WORDS_PER_TUNE, freq_hz, self.radio.ref_hz)
         b = self.cal.band_index(freq_hz)
         self._band[slot] = _NO_BAND if b < 0 else b
-        idx = gain_db - ad9363.full_table_min_gain_db(freq_hz)
-        idx = 0 if idx < 0 else (ad9363.MAX_GAIN_INDEX if idx > ad9363.MAX_GAIN_INDEX else idx)
+        idx = ad9363.gain_index(gain_db, freq_hz)
         self._gain_idx[slot] = idx
-        self._gain_db[slot] = idx + ad9363.full_table_min_gain_db(freq_hz)
+        self._gain_db[slot] = ad9363.index_gain_db(idx, freq_hz)
         self._bw_hz[slot] = bw_hz
 
     def prepare_target(self, i, freq_hz, bw_hz):
@@ -159,17 +157,14 @@ class Hunter:
         n = self.reads
         gap_us = (self.dwell_ms * 1000) // n
         total = 0
-        lo_q = 511
         for _ in range(n):
-            q = radio.read_rssi_q()
-            total += q
-            if q < lo_q:
-                lo_q = q
+            total += radio.read_rssi_q()
             time.sleep_us(gap_us)
         gain_db = self._gain_db[slot]
-        # input-referred, |reading| <= 12775 + 12800: always fits the int16 field
-        reading = reading_cdb(total, n, gain_db)
-        if lo_q <= _ADC_FULL_SCALE_Q:
+        # input-referred (the chip subtracts the gain), 0..-12775: fits the int16 field
+        reading = reading_cdb(total, n)
+        # saturation from the chip's overload detectors, not from an RSSI value
+        if radio.overloaded():
             flags |= protocol.F_SATURATED
         heading = self._heading()
         if heading < 0:
@@ -188,7 +183,7 @@ class Hunter:
             power = cal.power_cdbm(b, reading, self.temp_cdeg)
             if power < cal.floor_cdbm[b] + _DETECT_MARGIN_CDB:
                 cal_flags |= protocol.F_NOT_DETECTED
-            if power >= cal.sat_cdbm[b]:
+            if power >= cal.sat_cdbm_at(b, gain_db):
                 cal_flags |= protocol.F_SATURATED
             if power > 32767:
                 power = 32767

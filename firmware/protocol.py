@@ -131,10 +131,10 @@ MESSAGES = {
     ACK: ("ACK", "<BH", ("acked_type", "acked_seq"), False),
     NAK: ("NAK", "<BHB", ("nacked_type", "nacked_seq", "reason"), False),
     TASKING: ("TASKING", "<BB", ("chunk_index", "chunk_count"), True),
-    SET_CALIBRATION: ("SET_CALIBRATION", "<IBBHHhhhhhh", (
+    SET_CALIBRATION: ("SET_CALIBRATION", "<IBBHHhhhhhhb", (
         "calibration_id", "entry_index", "entry_count", "band_lo_mhz", "band_hi_mhz",
         "offset_cdb", "slope_e4", "temp_coef_mdb_per_c", "ref_temp_cdeg", "floor_cdbm",
-        "knee_cdbm"), False),
+        "knee_cdbm", "gain_db"), False),
     START: ("START", "<", (), False),
     STOP: ("STOP", "<", (), False),
     SET_MODE: ("SET_MODE", "<BIbB", ("mode", "freq_khz", "gain_db", "target"), False),

@@ -217,10 +217,14 @@ def validate_target(t, i):
     _need(isinstance(t.get("label"), str), where + "label missing")
     _need(t.get("rat") in RATS, where + "rat must be one of " + ",".join(RATS))
     _need(_is_int(t.get("channel")), where + "channel must be an integer")
-    _need(_is_int(t.get("uplink_hz")) and 70000000 <= t["uplink_hz"] <= 6000000000,
-          where + "uplink_hz must be 70 MHz..6 GHz")
-    _need(_is_int(t.get("bandwidth_hz")) and 100000 <= t["bandwidth_hz"] <= 56000000,
-          where + "bandwidth_hz must be 100 kHz..56 MHz")
+    # The AD9363's limits (data sheet; firmware/ad9363.py raises on the same): a target
+    # beyond them cannot be hunted with this front end, so the tasking refuses it.
+    _need(_is_int(t.get("uplink_hz")), where + "uplink_hz must be an integer")
+    _need(325000000 <= t["uplink_hz"] <= 3800000000,
+          where + "uplink_hz %d MHz is outside the AD9363's 325-3800 MHz (n79 and the 4900 band "
+          "need a second front end, hardware/README.md)" % (t["uplink_hz"] // 1000000))
+    _need(_is_int(t.get("bandwidth_hz")) and 100000 <= t["bandwidth_hz"] <= 20000000,
+          where + "bandwidth_hz must be 100 kHz..20 MHz (the AD9363's widest RF filter)")
     imsi = t.get("imsi")
     _need(imsi is None or isinstance(imsi, str), where + "imsi must be a string")
     sched = t.get("schedule")

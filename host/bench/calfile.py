@@ -10,8 +10,10 @@ sessions, which record it by ``calibration_id``::
     device_id         the handheld's id from its HELLO frame
     created_utc       ISO 8601
     instruments       generator *IDN?, handheld firmware, cable loss and its uncertainty
-    bands[]           per band: name, range, frequencies, float coefficients with 1-sigma
-                      errors, p1db, linear range, residual RMS, uncertainty
+    bands[]           per band: name, range, frequencies, the gain and die temperature
+                      the band was measured at (gain_db, ref_temp_c, temp_coef_db_per_c),
+                      float coefficients with 1-sigma errors, p1db, linear range,
+                      residual RMS, uncertainty
     entries[]         the firmware table (see firmware/calibration.py for the units)
 """
 import datetime
@@ -29,6 +31,9 @@ FORMAT = "rfhound-calibration/1"
 # sweep. It is a +- bound, counted as rectangular (1/sqrt(3) at 1 sigma); the
 # technician enters the data-sheet figure of the actual instrument.
 DEFAULT_GENERATOR_UNCERTAINTY_DB = 1.0
+# The gain a band is taken to be measured at when its record has none: the firmware's
+# hunting gain, which the nominal table (hardware/calibration/default.json) assumes.
+DEFAULT_GAIN_DB = 40
 
 
 class CalibrationFileError(ValueError):
@@ -39,8 +44,11 @@ def _cdb(x_db):
     return int(round(x_db * 100.0))
 
 
-def firmware_entry(lo_hz, hi_hz, resp):
-    """One firmware table row (the fields of hardware/calibration/default.json)."""
+def firmware_entry(lo_hz, hi_hz, resp, gain_db):
+    """One firmware table row (the fields of hardware/calibration/default.json).
+
+    ``gain_db`` is the receive gain the band was measured at: the AD9363's RSSI does not
+    depend on it (the chip subtracts the gain), but the compression knee does."""
     return {
         "band_lo_mhz": int(math.floor(lo_hz / 1e6)),
         "band_hi_mhz": int(math.ceil(hi_hz / 1e6)),
@@ -50,6 +58,7 @@ def firmware_entry(lo_hz, hi_hz, resp):
         "ref_temp_cdeg": _cdb(resp.t_ref_c),
         "floor_cdbm": _cdb(resp.noise_floor_dbm),
         "knee_cdbm": _cdb(resp.knee_dbm),
+        "gain_db": int(gain_db),
     }
 
 
@@ -86,6 +95,8 @@ def fit_bands(points, bands, *, generator_uncertainty_db=DEFAULT_GENERATOR_UNCER
             "freqs_hz": sorted({p["freq_hz"] for p in mine}),
             "n_points": len(mine),
             "gain_db": mine[-1]["gain_db"],
+            "ref_temp_c": resp.t_ref_c,
+            "temp_coef_db_per_c": resp.temp_coeff_db_per_c,
             "temperature_range_c": None if t is None else [float(t.min()), float(t.max())],
             "coefficients": resp.as_dict(),
             "sigma": props["sigma"],
@@ -111,11 +122,14 @@ def build(device_id, fitted, *, instruments, created=None):
         "device_id": None if device_id is None else int(device_id),
         "created_utc": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "note": ("Lab calibration by rfhound bench. power_dBm = offset + slope * "
-                 "(-rssi_dB - gain_dB) - temp_coef * (T - T_ref); "
+                 "(-rssi_dB) - temp_coef * (T - T_ref); the AD9363 RSSI is gain-"
+                 "compensated and input-referred (UG-570), gain_db is the gain each band "
+                 "was measured at (it moves the compression knee); "
                  "entries[] is the firmware table."),
         "instruments": instruments,
         "bands": [band for band, _, _ in fitted],
-        "entries": [firmware_entry(band["lo_hz"], band["hi_hz"], resp)
+        "entries": [firmware_entry(band["lo_hz"], band["hi_hz"], resp,
+                                   band.get("gain_db", DEFAULT_GAIN_DB))
                     for band, resp, _ in fitted],
     }
 
@@ -149,6 +163,9 @@ def load(path):
         missing = [f for f in fields if not isinstance(e.get(f), int)]
         if missing:
             raise CalibrationFileError(f"{path}: entries[{i}] lacks integer {', '.join(missing)}")
+        if "gain_db" in e and not (isinstance(e["gain_db"], int) and -10 <= e["gain_db"] <= 77):
+            raise CalibrationFileError(f"{path}: entries[{i}].gain_db must be an integer "
+                                       f"gain in dB (-10..77)")
         if e["band_lo_mhz"] >= e["band_hi_mhz"] or e["slope_e4"] <= 0:
             raise CalibrationFileError(f"{path}: entries[{i}] has an empty band or slope <= 0")
         for f in fields[2:]:

@@ -92,7 +92,7 @@ def calibration_svg(points, fitted, title="Power calibration"):
     xlim = (math.floor(p_all.min() / 10) * 10, math.ceil(p_all.max() / 10) * 10)
     top = _Panel(body, 70, 35, 560, 260, xlim,
                  (math.floor(r_all.min() / 10) * 10, math.ceil(r_all.max() / 10) * 10),
-                 "input level at the RF port (dBm)", "reading -rssi - gain (dB)")
+                 "input level at the RF port (dBm)", "reading -rssi (dB, input-referred)")
     bottom = _Panel(body, 70, 345, 560, 150, xlim, (-1.0, 1.0),
                     "input level at the RF port (dBm)", "residual (dB)")
     bottom.band(xlim[0], xlim[1], -0.5, 0.5, "#2ca02c")

@@ -3,10 +3,11 @@
 In BENCH mode the firmware measures one fixed frequency continuously and sends
 MEAS frames flagged ``F_BENCH`` (target 255); STATUS frames (1 Hz) carry the
 die temperature. Each dwell gives a frame flagged ``F_UNCALIBRATED`` whose
-``rssi_cdbm`` is the input-referred reading ``r = -rssi - gain_db`` (0.01 dB,
-the mean of the dwell's reads unrounded) that the calibration maps to dBm
-(firmware/calibration.py); in a calibrated band it follows a frame with the
-calibrated power. The bench fits ``r`` rather than ``-raw_rssi / 4 - gain_db``:
+``rssi_cdbm`` is the input-referred reading ``r = -rssi`` (0.01 dB, the mean of
+the dwell's reads unrounded; the AD9363 has already subtracted the receive gain,
+UG-570 RSSI) that the calibration maps to dBm (firmware/calibration.py); in a
+calibrated band it follows a frame with the calibrated power. The bench fits
+``r`` rather than ``-raw_rssi / 4``:
 ``raw_rssi`` is rounded half up to 0.25 dB, 1/(2 n) of a step high on average
 for n reads per dwell (0.03 dB at n = 4).
 """

@@ -96,7 +96,7 @@ class DeviceClient:
             rec = self.request(P.SET_CALIBRATION, (
                 doc["calibration_id"], i, len(entries), e["band_lo_mhz"], e["band_hi_mhz"],
                 e["offset_cdb"], e["slope_e4"], e["temp_coef_mdb_per_c"], e["ref_temp_cdeg"],
-                e["floor_cdbm"], e["knee_cdbm"]), timeout_s=timeout_s)
+                e["floor_cdbm"], e["knee_cdbm"], e.get("gain_db", 40)), timeout_s=timeout_s)
             if rec["kind"] == "NAK":
                 return rec
         return rec

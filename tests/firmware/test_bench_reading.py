@@ -19,7 +19,7 @@ BASE = P.F_BENCH | P.F_NO_HEADING | P.F_POSITION_STALE
 # nominal entry for 1700-1880 MHz: power = 10 dB + reading; knee -35 dBm
 ENTRY = {"band_lo_mhz": 1700, "band_hi_mhz": 1880, "offset_cdb": 1000, "slope_e4": 10000,
          "temp_coef_mdb_per_c": 0, "ref_temp_cdeg": 2500, "floor_cdbm": -10000,
-         "knee_cdbm": -3500}
+         "knee_cdbm": -3500, "gain_db": GAIN_DB}
 
 # Runs firmware/measure.py's Hunter: each scenario is (freq_hz, reads per dwell, RSSI reads in
 # order); the radio hands them out one by one and the outbox keeps every MEAS payload.
@@ -39,6 +39,9 @@ class Radio:
         pass
     def tune_packed(self, buf, off):
         return True
+    ovl = False
+    def overloaded(self):
+        return self.ovl
     def read_rssi_q(self):
         q = self.q[self.i]
         self.i += 1
@@ -57,6 +60,7 @@ class Outbox:
 cal = Calibration()
 cal.load({"calibration_id": 2, "entries": [%(entry)s]})
 radio = Radio()
+radio.ovl = %(ovl)s
 ob = Outbox()
 out = []
 for freq_hz, reads, qs in %(scenarios)s:
@@ -73,10 +77,11 @@ print(json.dumps(out))
 """
 
 
-def _bench(run_mpy, scenarios):
-    """MEAS frames of each scenario as (target, flags, rssi_cdbm, raw_rssi, gain_db) tuples."""
+def _bench(run_mpy, scenarios, overloaded=False):
+    """MEAS frames of each scenario as (target, flags, rssi_cdbm, raw_rssi, gain_db) tuples;
+    ``overloaded`` is what the radio's overload detectors report throughout."""
     got = run_mpy(SCRIPT % {"entry": json.dumps(ENTRY), "scenarios": repr(scenarios),
-                            "gain": GAIN_DB}, heap_kb=4096)
+                            "gain": GAIN_DB, "ovl": overloaded}, heap_kb=4096)
     return [[tuple(f) for f in frames] for frames in got]
 
 
@@ -84,21 +89,22 @@ def test_reading_cdb_rounds_to_nearest_without_bias():
     for n in (1, 2, 3, 4, 5, 8, 16):
         sums = np.arange(100 * n, 140 * n)
         exact = -sums * 25.0 / n
-        got = np.array([reading_cdb(int(s), n, 0) for s in sums])
+        got = np.array([reading_cdb(int(s), n) for s in sums])
         assert np.max(np.abs(got - exact)) <= 0.5
         # ties go to the even centi-dB, so they cancel: no bias over the residues
         assert abs(np.mean(got - exact)) < 1e-9
-    assert reading_cdb(642, 4, 30) == -4012 - 3000     # 4012.5 -> 4012
-    assert reading_cdb(646, 4, 30) == -4038 - 3000     # 4037.5 -> 4038
+    # the RSSI is input-referred (UG-570): no gain enters the reading
+    assert reading_cdb(642, 4) == -4012     # 4012.5 -> 4012
+    assert reading_cdb(646, 4) == -4038     # 4037.5 -> 4038
 
 
 def test_bench_reading_carries_the_unrounded_mean(run_mpy):
     # 4 reads a dwell, every residue of the sum mod 4 equally often over 8 levels:
-    # means 160 ... 167.75 steps (ties to even centi-dB need both parities to cancel)
+    # means 280 ... 287.75 steps (ties to even centi-dB need both parities to cancel)
     rng = np.random.default_rng(3)
     dwells = []
     for k in range(384):
-        base = [160 + (k // 4) % 8] * 4
+        base = [280 + (k // 4) % 8] * 4
         for j in range(k % 4):
             base[j] += 1
         rng.shuffle(base)
@@ -109,8 +115,9 @@ def test_bench_reading_carries_the_unrounded_mean(run_mpy):
     cal_frames, raw_frames = frames[0::2], frames[1::2]
     assert all(f[0] == 255 and f[1] == BASE for f in cal_frames)
     assert all(f[1] == BASE | P.F_UNCALIBRATED for f in raw_frames)
-    exact_db = np.array([-0.25 * sum(d) / 4 - GAIN_DB for d in dwells])
-    from_raw_db = np.array([-0.25 * f[3] - f[4] for f in raw_frames])
+    # the RSSI is input-referred: the gain (30 dB here) does not enter the reading
+    exact_db = np.array([-0.25 * sum(d) / 4 for d in dwells])
+    from_raw_db = np.array([-0.25 * f[3] for f in raw_frames])
     from_cdbm_db = np.array([f[2] / 100.0 for f in raw_frames])
     # raw_rssi rounds half up: 1/(2n) of a 0.25 dB step, the reading 0.03125 dB low
     assert np.mean(from_raw_db - exact_db) == pytest.approx(-0.25 / 8, abs=1e-9)
@@ -124,7 +131,7 @@ def test_bench_reading_carries_the_unrounded_mean(run_mpy):
 def test_uncalibrated_frequency_sends_the_reading_once(run_mpy):
     frames, = _bench(run_mpy, [(1000000000, 4, [100, 101, 100, 101])])
     assert frames == [(255, BASE | P.F_UNCALIBRATED,
-                       -(100 * 25 + 25 // 2) - GAIN_DB * 100, 101, GAIN_DB)]
+                       -(100 * 25 + 25 // 2), 101, GAIN_DB)]
 
 
 def test_p1db_constant_follows_from_the_response_model():
@@ -139,7 +146,7 @@ def test_p1db_constant_follows_from_the_response_model():
     assert resp.knee_dbm - p1db == pytest.approx(5.868 * 0.97, abs=1e-3)
     reported = response.firmware_power_dbm(response.reading_db(p1db, resp), resp)
     cal = Calibration()
-    cal.load({"calibration_id": 3, "entries": [calfile.firmware_entry(1700e6, 1880e6, resp)]})
+    cal.load({"calibration_id": 3, "entries": [calfile.firmware_entry(1700e6, 1880e6, resp, GAIN_DB)]})
     assert cal.sat_cdbm[0] / 100.0 == pytest.approx(float(reported), abs=0.015)
     # the knee itself is never reached: a flag there would not fire even 30 dB above p1dB
     top = response.firmware_power_dbm(response.reading_db(p1db + 30.0, resp), resp)
@@ -147,22 +154,27 @@ def test_p1db_constant_follows_from_the_response_model():
 
 
 def test_saturated_from_the_1db_compression_point(run_mpy):
-    # threshold: knee -35 dBm - 6.87 dB = -41.87 dBm, i.e. a reading of -51.87 dB:
-    # at 30 dB gain RSSI 87.48 steps; 87.5 reads just below it, 87.25 at or above it
-    below = [88, 87, 88, 87]            # mean 87.5: -51.875 dB, -41.88 dBm
-    above = [87, 87, 87, 88]            # mean 87.25: -51.81 dB, -41.81 dBm
-    far_below = [120, 120, 120, 120]    # -60 dB: -50 dBm
+    # threshold (entry made at this gain): knee -35 dBm - 6.87 dB = -41.87 dBm, i.e. an
+    # input-referred reading of -51.87 dB, RSSI 207.48 steps; 207.5 reads just below it,
+    # 207.25 at or above it
+    below = [208, 207, 208, 207]        # mean 207.5: -51.875 dB, -41.88 dBm
+    above = [207, 207, 207, 208]        # mean 207.25: -51.81 dB, -41.81 dBm
+    far_below = [280, 280, 280, 280]    # -70 dB: -60 dBm
     frames, = _bench(run_mpy, [(1747500000, 4, below + above + far_below)])
     cal_frames = frames[0::2]
     assert [bool(f[1] & P.F_SATURATED) for f in cal_frames] == [False, True, False]
-    assert [f[2] for f in cal_frames] == [-4188, -4181, -5000]
+    assert [f[2] for f in cal_frames] == [-4188, -4181, -6000]
     # the raw readings carry no calibration verdict
     assert not any(f[1] & (P.F_SATURATED | P.F_NOT_DETECTED) for f in frames[1::2])
 
 
-def test_adc_full_scale_flags_every_frame(run_mpy):
-    frames, = _bench(run_mpy, [(1747500000, 2, [2, 40])])
-    assert len(frames) == 2 and all(f[1] & P.F_SATURATED for f in frames)
+def test_overload_detectors_flag_every_frame(run_mpy):
+    # Saturation is the chip's overload detectors' verdict (UG-570): a weak reading is
+    # flagged while they fire, and an RSSI near 0 dB alone flags no raw reading.
+    weak, = _bench(run_mpy, [(1747500000, 2, [280, 281])], overloaded=True)
+    assert len(weak) == 2 and all(f[1] & P.F_SATURATED for f in weak)
+    strong, = _bench(run_mpy, [(1747500000, 2, [2, 2])], overloaded=False)
+    assert not strong[1][1] & P.F_SATURATED
 
 
 def test_sat_threshold_follows_slope():

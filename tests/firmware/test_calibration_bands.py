@@ -35,7 +35,7 @@ def test_bench_writes_an_entry_with_the_same_edges():
     resp = response.BandResponse(offset_db=12.3, slope=0.97, knee_dbm=-32.3, smoothness=1.0,
                                  noise_floor_dbm=-104.5)
     edges = [(e["band_lo_mhz"], e["band_hi_mhz"])
-             for e in (calfile.firmware_entry(lo, hi, resp) for _, lo, hi in CALIBRATION_BANDS)]
+             for e in (calfile.firmware_entry(lo, hi, resp, 40) for _, lo, hi in CALIBRATION_BANDS)]
     assert edges == list(BAND_EDGES_MHZ)
 
 

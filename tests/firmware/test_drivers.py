@@ -6,37 +6,7 @@ import pytest
 
 from host.virtual import chips
 
-FREQS_HZ = [70000000, 700000000, 836500000, 897600000, 1747500000, 1950000000, 2535000000,
-            3000000000, 3800000000]
-# UG-570 RF PLL: f_vco = f * 2^(code+1) in [6, 12] GHz, N = f_vco / 40 MHz,
-# Nint = floor(N), Nfrac = round(frac(N) * 8388593). Worked by hand:
-EXPECTED_WORDS = [
-    (224, 0, 6),        # 70 MHz x 128 = 8.96 GHz, N = 224
-    (280, 0, 3),        # 700 MHz x 16 = 11.2 GHz, N = 280
-    (167, 2516578, 2),  # 836.5 MHz x 8 = 6.692 GHz, N = 167.3; 0.3 x 8388593 = 2516577.9
-    (179, 4362068, 2),  # 897.6 MHz x 8 = 7.1808 GHz, N = 179.52; 0.52 x 8388593 = 4362068.36
-    (174, 6291445, 1),  # 1747.5 MHz x 4 = 6.99 GHz, N = 174.75; 0.75 x 8388593 = 6291444.75
-    (195, 0, 1),        # 1950 MHz x 4 = 7.8 GHz, N = 195
-    (253, 4194297, 1),  # 2535 MHz x 4 = 10.14 GHz, N = 253.5; 0.5 x 8388593 = 4194296.5 (half up)
-    (150, 0, 0),        # 3000 MHz x 2 = 6.0 GHz (lower VCO edge), N = 150
-    (190, 0, 0),        # 3800 MHz x 2 = 7.6 GHz, N = 190
-]
-
-
-def test_synthesizer_words_match_the_datasheet_formula(run_mpy):
-    got = run_mpy("""
-import json, ad9363
-out = [list(ad9363.rx_synth_words(f, 40000000)) for f in %r]
-bad = []
-for f in (60000000, 6100000000):
-    try:
-        ad9363.rx_synth_words(f, 40000000)
-    except ValueError:
-        bad.append(f)
-print(json.dumps({"words": out, "rejected": bad}))
-""" % FREQS_HZ)
-    assert [tuple(w) for w in got["words"]] == EXPECTED_WORDS
-    assert got["rejected"] == [60000000, 6100000000]
+# The AD9363's synthesizer, limits, bring-up and RSSI: tests/firmware/test_ad9363.py.
 
 
 def _wire_radio(bus, power_dbm, temp_c=25.0, response=None):
@@ -53,30 +23,10 @@ spi = machine.SPI(1)
 cs = machine.Pin(10, machine.Pin.OUT, value=1)
 rst = machine.Pin(9, machine.Pin.OUT, value=1)
 r = ad9363.Ad9363(spi, cs, rst)
+r.reset()
 r.init()
-words = bytearray(6)
+words = bytearray(ad9363.WORDS_PER_TUNE)
 """
-
-
-@pytest.mark.parametrize("power_dbm, gain_db, expected_q", [
-    # level_dBFS = (P - offset 10 dB) / slope 1 + gain; RSSI = -level in 0.25 dB steps.
-    (-60.0, 40, 120),   # -30 dBFS
-    (-75.0, 40, 180),   # -45 dBFS (+0.014 dB from the -100 dBm noise floor)
-    (-90.0, 40, 238),   # -60 dBFS + 10log10(1 + 10^-1) = -59.586 dBFS -> 238.3
-    (-40.0, 10, 160),   # -40 dBFS
-])
-def test_rssi_read_back_scales_0_25_db_per_lsb(run_mpy, bus, power_dbm, gain_db, expected_q):
-    radio = _wire_radio(bus, lambda f: power_dbm)
-    got = run_mpy(RADIO_SETUP + """
-ad9363.pack_tune(words, 0, 1747500000, r.ref_hz)
-idx = r.set_gain_index(%d - ad9363.full_table_min_gain_db(1747500000))
-locked = r.tune_packed(words, 0)
-print(json.dumps({"locked": locked, "q": [r.read_rssi_q() for _ in range(3)], "idx": idx}))
-""" % gain_db, bus=bus)
-    assert got["locked"] is True
-    assert got["idx"] == gain_db + 3  # the 2300 MHz table starts at -3 dB (UG-570)
-    assert got["q"] == [expected_q] * 3
-    assert radio.gain_db() == gain_db
 
 
 def test_bandwidth_temperature_and_product_id(run_mpy, bus):
@@ -102,7 +52,7 @@ print(json.dumps({"ok1": r.tune_packed(words, 0)}))
 """, bus=bus)
     assert got["ok1"] is True
     radio.fault = "unlock"
-    got = run_mpy(RADIO_SETUP.replace("r.init()", "") + """
+    got = run_mpy(RADIO_SETUP.replace("r.reset()\nr.init()", "") + """
 ad9363.pack_tune(words, 0, 1747500000, r.ref_hz)
 print(json.dumps({"ok": r.tune_packed(words, 0)}))
 """, bus=bus)

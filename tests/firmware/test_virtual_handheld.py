@@ -44,9 +44,10 @@ def test_meas_frames_reach_the_host_link_calibrated(handheld):
     assert dev.request(P.START)["kind"] == "ACK"
     meas = dev.wait(lambda r: r["kind"] == "MEAS", 5)
     meas = dev.wait(lambda r: r["kind"] == "MEAS" and not r["position_stale"], 5)
-    # -60 dBm at 40 dB gain: ADC at -30 dBFS -> RSSI 120 quarter-dB; the nominal calibration
-    # (offset 10 dB, slope 1) maps it back to -60.00 dBm (compression at -30 dBFS: 0.014 dB).
-    assert meas["raw_rssi"] == 120
+    # -60 dBm: input-referred -70 dB (UG-570: the chip subtracts the 40 dB gain) -> RSSI
+    # 280 quarter-dB; the nominal calibration (offset 10 dB, slope 1) maps it back to
+    # -60.00 dBm (the ADC at -30 dBFS, 0.014 dB into the limiter).
+    assert meas["raw_rssi"] == 280
     assert meas["gain_db"] == 40
     assert meas["rssi_dbm"] == pytest.approx(-60.0, abs=0.01)
     assert meas["heading_deg"] == pytest.approx(123.0, abs=0.3)
@@ -178,8 +179,8 @@ def test_bench_mode_reports_raw_rssi_and_gain(handheld):
     hh, env, dev = handheld(StaticEnv(power_dbm=-60.0))
     assert dev.request(P.SET_MODE, (P.MODE_BENCH, 1747500, 30, 255))["kind"] == "ACK"
     r = _meas(dev, lambda r: r["bench"])
-    # -60 dBm at 30 dB gain: -40 dBFS -> 160 quarter-dB
-    assert r["target"] == 255 and r["raw_rssi"] == 160 and r["gain_db"] == 30
+    # -60 dBm at 30 dB gain: input-referred -70 dB -> 280 quarter-dB, as at any gain
+    assert r["target"] == 255 and r["raw_rssi"] == 280 and r["gain_db"] == 30
     assert hh.radio.tunes[-1] == pytest.approx(1747.5e6, abs=5)
 
 
@@ -210,7 +211,7 @@ def test_cpython_runtime_runs_the_same_firmware(handheld):
     hh, env, dev = _hunting(handheld, StaticEnv(power_dbm=-60.0, heading_deg=45.0),
                             runtime="cpython")
     r = _meas(dev, lambda r: not r["position_stale"])
-    assert r["raw_rssi"] == 120 and r["rssi_dbm"] == pytest.approx(-60.0, abs=0.01)
+    assert r["raw_rssi"] == 280 and r["rssi_dbm"] == pytest.approx(-60.0, abs=0.01)
     assert r["heading_deg"] == pytest.approx(45.0, abs=0.3)
 
 

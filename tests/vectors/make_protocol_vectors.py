@@ -18,7 +18,7 @@ SPEC = [  # name, type, fixed payload format, fields, tail
     ("ACK", 0x06, "<BH", [0x42, 513], b""),
     ("NAK", 0x07, "<BHB", [0x40, 7, 4], b""),
     ("TASKING", 0x40, "<BB", [0, 2], b'{"targets":[{"label":"T1"}]}'),
-    ("SET_CALIBRATION", 0x41, "<IBBHHhhhhhh", [20261128, 0, 3, 880, 915, -1250, 10000, -25, 2500, -11500, -2000], b""),
+    ("SET_CALIBRATION", 0x41, "<IBBHHhhhhhhb", [20261128, 0, 3, 880, 915, -1250, 10000, -25, 2500, -11500, -2000, 40], b""),
     ("START", 0x42, "<", [], b""),
     ("STOP", 0x43, "<", [], b""),
     ("SET_MODE", 0x44, "<BIbB", [2, 1747500, 30, 0], b""),

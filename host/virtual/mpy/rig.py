@@ -16,6 +16,7 @@ def measurement_parts():
     spi = machine.SPI(1)
     radio = ad9363.Ad9363(spi, machine.Pin(10, machine.Pin.OUT, value=1),
                           machine.Pin(9, machine.Pin.OUT, value=1))
+    radio.reset()
     radio.init()
     i2c = machine.I2C(0)
     mag = Lis3mdl(i2c)
