@@ -7,60 +7,15 @@ in the guard period.  The truth is the carrier power during the burst.
 
 import numpy as np
 import pytest
-import scipy.signal
 
 from dsp import gsm, power
 
-FS = 30.72e6
-BIT_S = 6 / 1625e3            # 48/13 us
-FRAME_S = 120e-3 / 26
-SLOT_S = FRAME_S / 8
-CHANNEL = power.channel_band_hz("gsm")
-DBM_TO_DBFS = 30.0
+from iq_truth import BIT_S, DBM_TO_DBFS, FRAME_S, FS, SLOT_S, gmsk, gsm_capture
+from iq_truth import GSM_CHANNEL as CHANNEL
 
 
 def _db(p):
     return 10 * np.log10(p) - DBM_TO_DBFS
-
-
-def gmsk(n, rng, offset_hz=0.0):
-    """Unit-amplitude GMSK (BT 0.3) of random bits, n samples at FS."""
-    t = np.arange(n) / FS
-    bits = rng.choice([-1.0, 1.0], size=int(n / FS / BIT_S) + 2)
-    nrz = bits[(t / BIT_S).astype(int)]
-    sigma = np.sqrt(np.log(2)) / (2 * np.pi * 0.3 / BIT_S)
-    tt = np.arange(-4 * BIT_S, 4 * BIT_S, 1 / FS)
-    h = np.exp(-tt ** 2 / (2 * sigma ** 2))
-    freq = scipy.signal.oaconvolve(nrz, h / h.sum(), mode="same")
-    phase = np.cumsum(freq) * (np.pi / 2) / (BIT_S * FS) + 2 * np.pi * offset_hz * t
-    return np.exp(1j * phase)
-
-
-def burst_envelope(t_s, slot_start_s, slot):
-    """1 over the 148 active bits of `slot`, cosine ramps of 2 bits into the guard, else 0."""
-    ph = (t_s - slot_start_s - slot * SLOT_S) % FRAME_S
-    env = np.zeros(t_s.size)
-    env[ph < 148 * BIT_S] = 1.0
-    up = (ph >= FRAME_S - 2 * BIT_S)
-    env[up] = 0.5 - 0.5 * np.cos(np.pi * (ph[up] - (FRAME_S - 2 * BIT_S)) / (2 * BIT_S))
-    down = (ph >= 148 * BIT_S) & (ph < 150 * BIT_S)
-    env[down] = 0.5 + 0.5 * np.cos(np.pi * (ph[down] - 148 * BIT_S) / (2 * BIT_S))
-    return env
-
-
-def gsm_capture(users, *, duration_s=0.2, slot_start_s=1.234e-3, noise_dbm=-110.0, seed=0):
-    """users: {slot: carrier dBm}; one GMSK burst per TDMA frame in each."""
-    rng = np.random.default_rng(seed)
-    n = int(duration_s * FS)
-    t = np.arange(n) / FS
-    x = np.zeros(n, dtype=np.complex128)
-    for slot, dbm in users.items():
-        amp = np.sqrt(10 ** ((dbm + DBM_TO_DBFS) / 10))
-        x += amp * gmsk(n, rng) * burst_envelope(t, slot_start_s, slot)
-    # noise of noise_dbm in the 200 kHz channel, white over the span
-    sigma2 = 10 ** ((noise_dbm + DBM_TO_DBFS) / 10) * FS / 200e3
-    x += np.sqrt(sigma2 / 2) * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
-    return x.astype(np.complex64)
 
 
 @pytest.fixture(scope="module")

@@ -10,55 +10,11 @@ import pytest
 
 from dsp import power, tdd
 
-FS = 30.72e6
-TS = 1 / FS                      # LTE Ts: one sample at 30.72 Msps
-CHANNEL = power.channel_band_hz("lte", 20e6)
-DBM_TO_DBFS = 30.0               # test scaling: 0 dBFS is 30 dBm
+from iq_truth import CHANNEL, DBM_TO_DBFS, FS, TS, tdd_capture
 
 
 def _dbm(p_lin):
     return 10 * np.log10(p_lin) - DBM_TO_DBFS
-
-
-def _noise(rng, n, power_lin, band=None):
-    """Complex Gaussian noise of `power_lin` inside `band` (Hz offsets), nothing outside."""
-    x = rng.standard_normal(n, dtype=np.float32) + 1j * rng.standard_normal(n, dtype=np.float32)
-    if band is not None:
-        f = np.fft.fftfreq(n, 1 / FS)
-        spec = np.fft.fft(x)
-        spec[(f < band[0]) | (f >= band[1])] = 0
-        x = np.fft.ifft(spec)
-    x = x.astype(np.complex64)
-    return x * np.float32(np.sqrt(power_lin / np.mean(np.abs(x) ** 2)))
-
-
-def _on(t_s, intervals_s, period_s):
-    ph = t_s % period_s
-    m = np.zeros(t_s.size, dtype=bool)
-    for a, b in intervals_s:
-        m |= (ph >= a) & (ph < b)
-    return m
-
-
-def tdd_capture(*, duration_s=0.1, t0_s=3.217e-3, dl_dbm=-50.0, ue_dbm=-85.0,
-                noise_dbm=-110.0, ta_s=2e-6, seed=0):
-    """Configuration 2, special subframe 7, frame start t0_s after sample 0 (as received)."""
-    rng = np.random.default_rng(seed)
-    n = int(duration_s * FS)
-    t = np.arange(n) / FS - t0_s
-    # table 4.2-2 row 2 and table 4.2-1 row 7 (DwPTS 21952 Ts, UpPTS 4384 Ts), written out
-    dl = [(0, 1e-3), (1e-3, 1e-3 + 21952 * TS), (3e-3, 6e-3), (6e-3, 6e-3 + 21952 * TS),
-          (8e-3, 10e-3)]
-    ul = [(2e-3, 3e-3), (7e-3, 8e-3)]
-    in_ch = (CHANNEL[0] + 15e3, CHANNEL[1] - 15e3)
-    x = _noise(rng, n, 10 ** ((noise_dbm + DBM_TO_DBFS) / 10), in_ch)
-    x += _noise(rng, n, 10 ** ((dl_dbm + DBM_TO_DBFS) / 10), in_ch) * _on(t, dl, 10e-3)
-    # the handset transmits N_TA_offset = 624 Ts plus its timing advance early, in PRBs 20-69
-    ue_band = (CHANNEL[0] + 20 * 180e3, CHANNEL[0] + 70 * 180e3)
-    x += _noise(rng, n, 10 ** ((ue_dbm + DBM_TO_DBFS) / 10), ue_band) * \
-        _on(t + 624 * TS + ta_s, ul, 10e-3)
-    truth_dbm = 10 * np.log10(10 ** (ue_dbm / 10) + 10 ** (noise_dbm / 10))
-    return x.astype(np.complex64), truth_dbm
 
 
 @pytest.fixture(scope="module")
