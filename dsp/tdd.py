@@ -274,7 +274,9 @@ def _envelope_db(iq, fs, bin_s):
     if m == 0:
         raise ValueError("iq is shorter than one envelope bin")
     v = np.ascontiguousarray(iq[: m * n]).view(np.float32).reshape(m, 2 * n)
-    p = np.einsum("ij,ij->i", v, v, dtype=np.float64) / n
+    # float32 sums: a few hundred terms per bin lose ~1e-5 of relative precision, nothing
+    # at the envelope's dB scale, and run ~4x faster than float64 accumulation
+    p = np.einsum("ij,ij->i", v, v).astype(np.float64) / n
     tiny = max(float(p.max()) * 1e-12, 1e-30)
     return 10.0 * np.log10(p + tiny), n / float(fs)
 
