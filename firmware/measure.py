@@ -40,7 +40,10 @@ MAX_READS = const(64)
 MAX_HOPS = const(256)            # hopping ARFCNs over all targets (a GSM MA list: <= 64)
 GSM_FRAME_US = const(4615)       # 120/26 ms (TS 45.002)
 _GSM_KEEP_STEPS = const(12)      # reads within 3 dB of the strongest caught the burst
-_TDD_READ_US = const(60)         # a read must finish inside the uplink window
+# A read starts at least this long before its uplink window closes: the RSSI averages over
+# its measurement duration, and the read itself takes time (tens of us on the board's SPI,
+# a few hundred over the virtual bus of the tests).
+_TDD_READ_US = const(250)
 _TDD_GAP_US = const(110)         # spreads a dwell's reads over the window
 
 
@@ -82,14 +85,15 @@ class Hunter:
         self.last_cdbm = array.array("h", [0] * slots)
         self.last_flags = bytearray(slots)
         self._mode = bytearray(slots)
-        self._period_us = array.array("i", [0] * slots)
-        self._win = array.array("i", [0] * (slots * 2 * frame_timing.MAX_WINDOWS))
+        self._period_us = array.array("H", bytes(2 * slots))
+        # zeroed from bytes: a [0] * n list would need 8 bytes a slot on the way
+        self._win = array.array("H", bytes(2 * slots * 2 * frame_timing.MAX_WINDOWS))
         self._n_win = bytearray(slots)
         self._hop_tune = bytearray(ad9363.WORDS_PER_TUNE * MAX_HOPS)
-        self._hop_first = array.array("H", [0] * slots)
+        self._hop_first = array.array("H", bytes(2 * slots))
         self._hop_n = bytearray(slots)
         self._hops_used = 0
-        self._q = array.array("H", [0] * MAX_READS)
+        self._q = array.array("H", bytes(2 * MAX_READS))
         self._lin = LinearMean()
         self.gated_reads = 0     # TDD reads taken inside an uplink window off the PPS
         self.ungated_tdd = 0     # TDD dwells read without a pulse
