@@ -97,8 +97,8 @@ def _fill_air(t, i, args):
     except (ValueError, TypeError):
         return      # the uplink_hz check below says what is wrong with the channel
     d = tdd.BAND_DEFAULTS.get(band)
-    if d and rat == "lte" and "tdd_config" not in t:
-        t["tdd_config"] = d["config"]
+    if d and rat == "lte":
+        t.setdefault("tdd_config", d["config"])
         t.setdefault("special_subframe", d["special"])
     if d and rat == "nr" and "nr_tdd" not in t:
         t["nr_tdd"] = [int(round(d["period_ms"] * 1000)), d["scs_khz"], d["dl_slots"],
