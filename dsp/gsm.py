@@ -63,8 +63,9 @@ def find_burst(iq, fs, band_hz, *, nfft=1024, stride=3, n_bins=1024):
         At least two TDMA frames; 100 ms (21 frames) is plenty.
     fs : float
         Sample rate, Hz.
-    band_hz : array_like, shape (2,)
-        The channel, (low, high) offsets from the tuned centre, Hz.
+    band_hz : array_like, shape (2,) or (n, 2)
+        The channel, (low, high) offsets from the tuned centre, Hz; several channels (a
+        hopping list) are summed, since the handset's burst is in one of them each frame.
     nfft, stride : int
         Envelope frame length and spacing (in frames).
     n_bins : int
@@ -89,11 +90,11 @@ def find_burst(iq, fs, band_hz, *, nfft=1024, stride=3, n_bins=1024):
     n_frames = iq.size // nfft
     sparse = np.arange(0, n_frames, max(1, int(stride)), dtype=np.int64) * nfft
     gates = np.stack([sparse, sparse + nfft], axis=1)
-    starts, p = power.frame_band_powers(iq, fs, np.asarray(band_hz, float)[None, :], gates,
-                                        nfft=nfft)
+    bands = np.asarray(band_hz, float).reshape(-1, 2)
+    starts, p = power.frame_band_powers(iq, fs, bands, gates, nfft=nfft)
     centre_s = (starts + nfft / 2.0) / fs
     window = USEFUL_S - frame_s
-    score, w = _fold_score(centre_s % FRAME_S, p[:, 0], window, n_bins)
+    score, w = _fold_score(centre_s % FRAME_S, p.sum(axis=1), window, n_bins)
     best = int(np.argmax(score))
     centre = (best + w / 2.0) * FRAME_S / n_bins
     slot_start = (centre - BURST_CENTRE_S) % FRAME_S
@@ -197,3 +198,55 @@ def burst_power(iq, fs, band_hz, block_len, *, slot_start_s=None, slot=0, nfft=1
         frames[b] = f[0]
         starts[b] = start + b * block_len / fs
     return out, {"slot_start_s": starts, "share_db": share, "frames": frames}
+
+
+def hopping_burst_power(iq, fs, bands_hz, block_len, *, nfft=1024, workers=None):
+    """Burst power of a handset hopping over several ARFCNs, per block.
+
+    A hopping handset sends each frame's burst on one ARFCN of its list (the mobile
+    allocation), so any one ARFCN carries it 1/N of the time.  The timeslot is found
+    from the envelope summed over the list; each burst is then measured on every ARFCN
+    and the strongest kept: the one the handset was on.  The power is the mean of those.
+
+    Parameters
+    ----------
+    iq, fs, block_len, nfft, workers
+        As for :func:`burst_power`.
+    bands_hz : array_like, shape (n, 2)
+        The hopping list's 200 kHz channels, offsets from the tuned centre, Hz.
+
+    Returns
+    -------
+    powers : ndarray, shape (n_blocks,)
+        Linear in-channel burst power.
+    properties : dict
+        ``arfcn_share`` (n_blocks, n): the fraction of each block's bursts found on each
+        ARFCN (about 1/n each for a handset hopping over all of them); ``slot_start_s``.
+    """
+    iq = power._as_iq(iq)
+    bands = np.asarray(bands_hz, float).reshape(-1, 2)
+    block_len = int(block_len)
+    n_blocks = iq.size // block_len
+    if n_blocks == 0:
+        raise ValueError(f"iq has {iq.size} samples, fewer than one block of {block_len}")
+    out = np.empty(n_blocks)
+    share = np.zeros((n_blocks, bands.shape[0]))
+    starts = np.empty(n_blocks)
+    for b in range(n_blocks):
+        block = iq[b * block_len: (b + 1) * block_len]
+        start, _ = find_burst(block, fs, bands, nfft=nfft)
+        gates = burst_gates(start, block.size, fs)
+        f_starts, p = power.frame_band_powers(block, fs, bands, gates, nfft=nfft,
+                                              workers=workers)
+        burst = np.searchsorted(gates[:, 0], f_starts, side="right") - 1
+        n_bursts = gates.shape[0]
+        counts = np.bincount(burst, minlength=n_bursts)
+        per_burst = np.stack([np.bincount(burst, weights=p[:, j], minlength=n_bursts)
+                              for j in range(bands.shape[0])], axis=1)
+        seen = counts > 0
+        per_burst = per_burst[seen] / counts[seen, None]
+        best = np.argmax(per_burst, axis=1)
+        out[b] = float(np.mean(per_burst[np.arange(best.size), best])) if best.size else np.nan
+        share[b] = np.bincount(best, minlength=bands.shape[0]) / max(best.size, 1)
+        starts[b] = start + b * block_len / fs
+    return out, {"arfcn_share": share, "slot_start_s": starts}

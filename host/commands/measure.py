@@ -59,6 +59,9 @@ def add_arguments(parser):
                       help="TDD frame timing: the recording's core:datetime (gnss), the downlink "
                            "envelope of each interval (envelope), or gnss when the recording "
                            "has a datetime (auto, default)")
+    gate.add_argument("--hop-arfcns", metavar="LIST",
+                      help="GSM hopping list, e.g. 600,610,620,630: each burst is read on the "
+                           "ARFCN the handset was on (the recording must span them all)")
     gate.add_argument("--whole-frames", action="store_true",
                       help="average over whole frames, no TDD/GSM gating (the old measurement)")
 
@@ -128,6 +131,26 @@ def _tdd_pattern(args, band_name):
         raise UserError(str(exc)) from None
 
 
+def _hops_hz(args, bands):
+    import numpy as np
+
+    if args.rat != "gsm":
+        raise UserError("--hop-arfcns is a GSM option")
+    if args.whole_frames:
+        raise UserError("--hop-arfcns reads bursts: it cannot go with --whole-frames")
+    try:
+        arfcns = [int(v) for v in args.hop_arfcns.split(",")]
+    except ValueError:
+        raise UserError(f"--hop-arfcns {args.hop_arfcns!r}: expected ARFCNs separated by "
+                        "commas, e.g. 600,610,620") from None
+    if len(arfcns) < 2 or len(set(arfcns)) != len(arfcns):
+        raise UserError(f"--hop-arfcns {args.hop_arfcns!r}: list two or more different ARFCNs")
+    try:
+        return np.array([bands.uplink_hz("gsm", a, args.band) for a in arfcns])
+    except ValueError as exc:
+        raise UserError(f"--hop-arfcns: {exc}") from None
+
+
 def _blocks(chunks, block_len):
     """Consecutive arrays of exactly block_len samples from chunks of any length."""
     import numpy as np
@@ -174,6 +197,7 @@ def run(args):
         raise UserError("--interval-ms must be positive")
     pattern = _tdd_pattern(args, band_name)
     burst = args.rat == "gsm" and not args.whole_frames
+    hops_hz = _hops_hz(args, bands) if args.hop_arfcns else None
 
     live = None
     try:
@@ -203,6 +227,12 @@ def run(args):
             raise UserError(
                 f"{args.rat} channel {args.channel} ({freq_hz / 1e6:.3f} MHz uplink) is outside "
                 f"{origin} ({center_hz / 1e6:.3f} MHz +- {fs / 2e6:.3f} MHz)")
+        hop_bands = None
+        if hops_hz is not None:
+            hop_bands = (hops_hz - center_hz)[:, None] + channel[None, :]
+            if hop_bands.min() < -fs / 2 or hop_bands.max() > fs / 2:
+                raise UserError(f"--hop-arfcns {args.hop_arfcns}: not all inside {origin} "
+                                f"({center_hz / 1e6:.3f} MHz +- {fs / 2e6:.3f} MHz)")
         if calibration is not None and gain_db is None:
             raise UserError(f"{origin} does not record the receiver gain: pass --gain-db")
         nfft = _nfft(fs, _GSM_MAX_BIN_HZ if burst else _MAX_BIN_HZ)
@@ -216,6 +246,9 @@ def run(args):
             raise UserError(f"{args.calibration or origin}: {exc}") from None
         block_len = nfft * frames
         gate = _Gate(args, pattern, burst, fs, band, nfft, block_len, capture_time, origin)
+        gate.hop_bands = hop_bands
+        if hop_bands is not None:
+            gate.describe += f"; hopping over ARFCNs {args.hop_arfcns}"
         unit = "power_dbm" if calibration is not None else "power_dbfs"
         print(f"# {args.rat} channel {args.channel}: uplink {freq_hz / 1e6:.3f} MHz, "
               f"{(band[1] - band[0]) / 1e3:.0f} kHz, from {origin}")
@@ -263,6 +296,7 @@ class _Gate:
         self.pattern, self.burst, self.fs, self.band = pattern, burst, fs, band
         self.nfft, self.block_len = nfft, block_len
         self.active = pattern is not None or burst
+        self.hop_bands = None
         self.frame_start_s = None
         self.describe = ""
         interval_s = block_len / fs
@@ -303,7 +337,11 @@ class _Gate:
         from dsp import gsm, power, tdd
 
         if self.burst:
-            p, _ = gsm.burst_power(block, self.fs, self.band, block.size, nfft=self.nfft)
+            if self.hop_bands is not None:
+                p, _ = gsm.hopping_burst_power(block, self.fs, self.hop_bands, block.size,
+                                               nfft=self.nfft)
+            else:
+                p, _ = gsm.burst_power(block, self.fs, self.band, block.size, nfft=self.nfft)
             return p * 10 ** (-gsm.GMSK_IN_CHANNEL_DB / 10)
         if self.frame_start_s is None:
             t0, _ = tdd.frame_start_from_envelope(block, self.fs, self.pattern)

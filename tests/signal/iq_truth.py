@@ -104,3 +104,25 @@ def gsm_capture(users, *, duration_s=0.2, slot_start_s=1.234e-3, noise_dbm=-110.
     return x.astype(np.complex64)
 
 
+
+
+def hopping_capture(offsets_hz, dbm, *, duration_s=0.2, slot=3, slot_start_s=0.777e-3,
+                    noise_dbm=-110.0, seed=0):
+    """One handset hopping over the ARFCNs at `offsets_hz`, one hop per TDMA frame (a fixed
+    pseudo-random sequence), its burst in `slot`; returns (iq, hop index per frame)."""
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * FS)
+    t = np.arange(n) / FS
+    n_frames = int(duration_s / FRAME_S) + 2
+    seq = rng.integers(0, len(offsets_hz), n_frames)
+    fn = np.floor((t - slot_start_s - slot * SLOT_S) / FRAME_S).astype(int) + 1
+    env = burst_envelope(t, slot_start_s, slot)
+    amp = np.sqrt(10 ** ((dbm + DBM_TO_DBFS) / 10))
+    x = np.zeros(n, dtype=np.complex128)
+    carrier = gmsk(n, rng)
+    for k, off in enumerate(offsets_hz):
+        on = seq[np.clip(fn, 0, n_frames - 1)] == k
+        x += amp * carrier * np.exp(2j * np.pi * off * t) * env * on
+    sigma2 = 10 ** ((noise_dbm + DBM_TO_DBFS) / 10) * FS / 200e3
+    x += np.sqrt(sigma2 / 2) * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
+    return x.astype(np.complex64), seq

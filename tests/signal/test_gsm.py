@@ -10,7 +10,7 @@ import pytest
 
 from dsp import gsm, power
 
-from iq_truth import BIT_S, DBM_TO_DBFS, FRAME_S, FS, SLOT_S, gmsk, gsm_capture
+from iq_truth import BIT_S, DBM_TO_DBFS, FRAME_S, FS, SLOT_S, gmsk, gsm_capture, hopping_capture
 from iq_truth import GSM_CHANNEL as CHANNEL
 
 
@@ -88,3 +88,19 @@ def test_burst_gates_cover_the_useful_part():
 def test_too_short_for_a_burst():
     with pytest.raises(ValueError, match="two TDMA frames"):
         gsm.find_burst(np.zeros(1000, np.complex64), FS, CHANNEL)
+
+
+HOPS_HZ = np.array([-1.2e6, -0.4e6, 0.6e6, 1.8e6])
+
+
+def test_hopping_handset_over_4_arfcns_is_found_and_read():
+    x, seq = hopping_capture(HOPS_HZ, -60.0)
+    bands = HOPS_HZ[:, None] + CHANNEL[None, :]
+    p, props = gsm.hopping_burst_power(x, FS, bands, int(0.1 * FS))
+    assert _db(p) - gsm.GMSK_IN_CHANNEL_DB == pytest.approx(-60.0, abs=0.3)
+    # the ARFCN each burst was found on follows the hopping sequence's own shares
+    truth = np.bincount(seq[:43], minlength=4) / 43
+    assert props["arfcn_share"].mean(axis=0) == pytest.approx(truth, abs=0.05)
+    # one ARFCN alone holds the burst in ~1/4 of the frames: its mean burst power reads ~6 dB low
+    one, _ = gsm.burst_power(x, FS, bands[0], int(0.1 * FS))
+    assert np.all(_db(one) - gsm.GMSK_IN_CHANNEL_DB < -63.0)

@@ -169,3 +169,26 @@ def test_gsm_reports_burst_power(tmp_path, capsys):
     _, rows = _measure(capsys, ["--sigmf", str(meta), "--rat", "gsm", "--channel", "600",
                                 "--whole-frames"])
     assert np.all(rows[:, 1] < -30.0 - 7.5)
+
+
+def test_gsm_hopping_list(tmp_path, capsys):
+    # ARFCNs 600, 604, 609, 615 (DCS 1800: 1727.8, 1728.6, 1729.6, 1730.8 MHz) recorded at
+    # 1729.0 MHz; the handset hops over them at -60 dBm
+    from iq_truth import hopping_capture
+    offsets = np.array([-1.2e6, -0.4e6, 0.6e6, 1.8e6])
+    x, _ = hopping_capture(offsets, -60.0)
+    meta = write_sigmf(tmp_path / "hop", x, FS, 1729.0e6)
+    out, rows = _measure(capsys, ["--sigmf", str(meta), "--rat", "gsm", "--channel", "600",
+                                  "--hop-arfcns", "600,604,609,615"])
+    assert "hopping over ARFCNs 600,604,609,615" in out
+    assert rows[:, 1] == pytest.approx(-60.0 + 30.0, abs=0.3)
+    # the tasked ARFCN alone: the handset is there a quarter of the frames
+    _, rows = _measure(capsys, ["--sigmf", str(meta), "--rat", "gsm", "--channel", "600"])
+    assert np.all(rows[:, 1] < -30.0 - 3.0)
+    for argv, fragment in ((["--hop-arfcns", "600,x"], "separated by commas"),
+                           (["--hop-arfcns", "600"], "two or more"),
+                           (["--hop-arfcns", "600,700"], "not all inside")):
+        assert main(["measure", "--sigmf", str(meta), "--rat", "gsm", "--channel", "600"]
+                    + argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert fragment in err and len(err.splitlines()) == 1
