@@ -202,6 +202,9 @@ def nr_pattern(period_ms, scs_khz, dl_slots, dl_symbols, ul_slots, ul_symbols):
     if not any(abs(period_ms - p) < 1e-9 for p in NR_PERIODS_MS):
         raise ValueError(f"NR TDD period {period_ms:g} ms is not one of "
                          f"{', '.join(f'{p:g}' for p in NR_PERIODS_MS)} ms (TS 38.331)")
+    if (10.0 / period_ms) % 1 > 1e-9:
+        raise ValueError(f"NR TDD period {period_ms:g} ms does not divide the 10 ms frame: it "
+                         "is used only with a second pattern (pattern2), which is not supported")
     if scs_khz not in NR_SCS_KHZ:
         raise ValueError(f"NR subcarrier spacing {scs_khz!r} kHz is not one of 15, 30, 60")
     slot_s = 1e-3 * 15 / scs_khz

@@ -233,7 +233,8 @@ def validate_target(t, i):
                   where + "schedule windows are [start_min, end_min] of the UTC day")
 
 
-NR_TDD_PERIODS_US = (500, 625, 1000, 1250, 2000, 2500, 3000, 4000, 5000, 10000)
+# TS 38.331 periods that divide the 10 ms frame (3 and 4 ms need a second pattern)
+NR_TDD_PERIODS_US = (500, 625, 1000, 1250, 2000, 2500, 5000, 10000)
 MAX_HOPS = 64
 
 

@@ -68,7 +68,8 @@ def test_lte_bad_configuration(args, fragment):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    ((7, 30, 3, 10, 1, 2), "period"), ((2.5, 45, 3, 10, 1, 2), "spacing"),
+    ((7, 30, 3, 10, 1, 2), "period"), ((3, 30, 3, 10, 1, 2), "pattern2"),
+    ((2.5, 45, 3, 10, 1, 2), "spacing"),
     ((2.5, 30, 4, 10, 1, 2), "overlaps"), ((2.5, 30, 3, 14, 1, 2), "dl_symbols")])
 def test_nr_bad_pattern(args, fragment):
     with pytest.raises(ValueError, match=fragment):
