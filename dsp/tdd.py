@@ -107,6 +107,27 @@ class TddPattern:
     name: str
 
     @property
+    def repeat_s(self):
+        """Shortest shift that maps the pattern onto itself (5 ms for LTE configurations
+        0-2 and 6, whose half-frames are alike; else the period)."""
+        half, period = self.period_s / 2, self.period_s
+        for name in ("downlink_s", "guard_s", "uplink_s", "pilot_s"):
+            a = getattr(self, name)
+            moved = []
+            for x, y in a:
+                x, y = x + half, y + half
+                if x >= period - 1e-12:
+                    moved.append((x - period, y - period))
+                elif y > period + 1e-12:
+                    moved += [(x, period), (0.0, y - period)]
+                else:
+                    moved.append((x, y))
+            b = _merge(moved)
+            if a.shape != b.shape or not np.allclose(a, b, atol=1e-9):
+                return period
+        return half
+
+    @property
     def uplink_fraction(self):
         """Share of the period that is measured uplink."""
         return float(np.sum(self.uplink_s[:, 1] - self.uplink_s[:, 0]) / self.period_s)
@@ -320,8 +341,8 @@ def frame_start_from_envelope(iq, fs, pattern, *, bin_s=8e-6):
     t0_s : float
         Time from the first sample to the first frame start, 0 <= t0_s < period.
     properties : dict
-        ``contrast_db`` (downlink minus guard level: a low value means no TDD downlink of
-        this pattern is visible), ``downlink_db``, ``guard_db``, ``uplink_db``,
+        ``contrast_db`` (downlink level minus the quietest other region's: a low value
+        means no TDD downlink of this pattern is visible), ``downlink_db``, ``guard_db``, ``uplink_db``,
         ``pilot_db`` (mean envelope levels, dB full scale).
     """
     iq = np.asarray(iq)
@@ -367,8 +388,8 @@ def frame_start_from_envelope(iq, fs, pattern, *, bin_s=8e-6):
     props = {}
     for name, lv in zip(("downlink_db", "guard_db", "uplink_db", "pilot_db"), levels):
         props[name] = None if lv is None else float(lv[0][best] / max(lv[1][best], 1e-9))
-    props["contrast_db"] = (props["downlink_db"] - props["guard_db"]
-                            if props["guard_db"] is not None else None)
+    quiet = [props[k] for k in ("guard_db", "uplink_db", "pilot_db") if props[k] is not None]
+    props["contrast_db"] = props["downlink_db"] - min(quiet) if quiet else None
     return float(t0 % period), props
 
 

@@ -297,6 +297,8 @@ class _Gate:
         self.nfft, self.block_len = nfft, block_len
         self.active = pattern is not None or burst
         self.hop_bands = None
+        self.check_envelope = False
+        self.origin = origin
         self.frame_start_s = None
         self.describe = ""
         interval_s = block_len / fs
@@ -324,6 +326,9 @@ class _Gate:
             self.frame_start_s = tdd.frame_start_from_time(whole, frac, args.tdd_offset_us * 1e-6,
                                                            pattern.period_s)
             how = f"frame timing from core:datetime {capture_time} (GNSS time)"
+            # auto: a datetime from an unsynchronised clock must not silently misplace
+            # the gates; the first interval's envelope checks it
+            self.check_envelope = args.timing == "auto"
         else:
             if interval_s < 2 * pattern.period_s:
                 raise UserError(f"--interval-ms {args.interval_ms:g}: timing from the downlink "
@@ -343,11 +348,33 @@ class _Gate:
             else:
                 p, _ = gsm.burst_power(block, self.fs, self.band, block.size, nfft=self.nfft)
             return p * 10 ** (-gsm.GMSK_IN_CHANNEL_DB / 10)
+        if self.frame_start_s is not None:
+            t0 = (self.frame_start_s - k * self.block_len / self.fs) % self.pattern.period_s
+            if self.check_envelope:
+                self.check_envelope = False
+                self._check_against_envelope(block, t0)
         if self.frame_start_s is None:
             t0, _ = tdd.frame_start_from_envelope(block, self.fs, self.pattern)
-        else:
-            t0 = (self.frame_start_s - k * self.block_len / self.fs) % self.pattern.period_s
         gates = tdd.uplink_gates(self.pattern, t0, block.size, self.fs)
         p, _ = power.gated_band_powers(block, self.fs, self.band[None, :], gates, block.size,
                                        nfft=self.nfft)
         return p[:, 0]
+
+    def _check_against_envelope(self, block, t0):
+        """Fall back to the envelope when a clear downlink says the datetime is off."""
+        import sys
+
+        from dsp import tdd
+
+        if block.size / self.fs < 2 * self.pattern.period_s:
+            return
+        t_env, props = tdd.frame_start_from_envelope(block, self.fs, self.pattern)
+        if props["contrast_db"] is None or props["contrast_db"] < 10.0:
+            return
+        rep = self.pattern.repeat_s
+        off = (t_env - t0 + rep / 2) % rep - rep / 2
+        if abs(off) > 50e-6:
+            print(f"rfhound measure: warning: {self.origin}: core:datetime puts the frames "
+                  f"{off * 1e6:+.0f} us from where the downlink's envelope has them; using "
+                  "the envelope (--timing gnss to insist on the datetime)", file=sys.stderr)
+            self.frame_start_s = None

@@ -124,11 +124,18 @@ def test_tdd_uplink_from_the_recordings_gnss_time(tdd_recordings, capsys):
                                   "--channel", "38400", "--special-subframe", "7"])
     assert "core:datetime" in out
     assert rows[:, 1] == pytest.approx(truth_dbfs, abs=0.5)
-    # a datetime 5.3 ms off puts the gates on the downlink: proof the time is used
-    _, rows = _measure(capsys, ["--sigmf", str(recs["wrong"]), "--rat", "lte",
-                                "--channel", "38400", "--special-subframe", "7"])
+    assert "warning" not in capsys.readouterr().err
+    # a datetime 5.3 ms off puts the gates on the downlink when insisted on: the time is used
+    _, rows = _measure(capsys, ["--sigmf", str(recs["wrong"]), "--rat", "lte", "--channel",
+                                "38400", "--special-subframe", "7", "--timing", "gnss"])
     assert np.all(rows[:, 1] > truth_dbfs + 20)
-    # and --timing envelope overrides it
+    # by default the first interval's envelope catches it: a warning, then the envelope
+    assert main(["measure", "--sigmf", str(recs["wrong"]), "--rat", "lte", "--channel",
+                 "38400"]) == 0
+    captured = capsys.readouterr()
+    assert "warning" in captured.err and "envelope" in captured.err
+    assert _rows(captured.out)[:, 1] == pytest.approx(truth_dbfs, abs=0.5)
+    # and --timing envelope ignores the datetime
     _, rows = _measure(capsys, ["--sigmf", str(recs["wrong"]), "--rat", "lte", "--channel",
                                 "38400", "--timing", "envelope"])
     assert rows[:, 1] == pytest.approx(truth_dbfs, abs=0.5)

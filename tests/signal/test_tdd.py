@@ -156,3 +156,11 @@ def test_gates_stay_inside_the_recording_and_clear_of_the_downlink():
 def test_envelope_needs_a_whole_period():
     with pytest.raises(ValueError, match="frame period"):
         tdd.frame_start_from_envelope(np.ones(1000, np.complex64), FS, tdd.lte_pattern(2, 7))
+
+
+def test_repeat_period_of_the_patterns():
+    # half-frames alike in configurations 0-2 (5 ms switch-point periodicity), not in 3-6
+    # (6 has 5 ms switch points but subframe 9 is D where 4 is U)
+    assert [tdd.lte_pattern(c, 7).repeat_s for c in range(7)] == \
+        [5e-3, 5e-3, 5e-3, 10e-3, 10e-3, 10e-3, 10e-3]
+    assert tdd.band_pattern("n78").repeat_s == pytest.approx(2.5e-3)
