@@ -152,8 +152,11 @@ class Hunter:
             self._period_us[i] = period
             base = i * 2 * frame_timing.MAX_WINDOWS
             for k, (a, b) in enumerate(wins):
+                # stored: where reads may start, window start to _TDD_READ_US before its end
+                # (at least the first half of a short window)
+                span = b - a - _TDD_READ_US
                 self._win[base + 2 * k] = a % period
-                self._win[base + 2 * k + 1] = b - a
+                self._win[base + 2 * k + 1] = span if span > (b - a) // 2 else (b - a + 1) // 2
             self._n_win[i] = len(wins)
         elif options.get("rat") == "GSM":
             self._mode[i] = MODE_GSM
@@ -259,7 +262,7 @@ class Hunter:
                 wait = period
                 for w in range(nw):
                     into = (phase - win[base + 2 * w]) % period
-                    if into < win[base + 2 * w + 1] - _TDD_READ_US:
+                    if into < win[base + 2 * w + 1]:
                         wait = 0
                         break
                     ahead = period - into

@@ -56,7 +56,7 @@ h.load_targets(%(targets)s)
 for _ in range(%(cycles)d):
     h.cycle()
 print(json.dumps({"frames": ob.frames, "edges": clock.edges, "gated": h.gated_reads,
-                  "ungated": h.ungated_tdd}))
+                  "ungated": h.ungated_tdd, "pps": machine._pps_stats}))
 """
 
 
@@ -130,7 +130,8 @@ def test_tdd_reads_only_the_uplink_subframes(run_mpy, bus, monkeypatch):
     targets = [[int(TDD_HZ), 20000000, {"rat": "LTE", "tdd_config": 2}],
                [int(TDD_HZ), 20000000]]
     got, readings = _run(run_mpy, bus, monkeypatch, lambda f, t: _tdd_power(t), targets, 60)
-    assert got["edges"] >= 1, "no PPS edge reached the firmware"
+    assert got["edges"] >= 1, "no PPS edge reached the firmware (delivered, late): %r" % (
+        got["pps"],)
     # a busy host can delay the emulated PPS past the firmware's holdover: nearly all gated
     assert got["gated"] + 8 * got["ungated"] == 30 * 8 and got["gated"] >= 0.8 * 30 * 8
     gated, whole = np.median(readings[0]), np.median(readings[1])

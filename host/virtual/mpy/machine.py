@@ -139,6 +139,7 @@ class Pin:
 
 _PPS_PIN = int(os.getenv("RFHOUND_PPS_PIN") or "-1")
 _pps_started = []
+_pps_stats = [0, 0]      # edges delivered, edges dropped as late (for tests)
 
 
 def _pps_loop(handler, pin):
@@ -159,10 +160,13 @@ def _pps_loop(handler, pin):
         while time.time_ns() < edge:
             pass
         # A hard interrupt timestamps its edge within microseconds; a thread woken late on
-        # a busy host would not: such an edge is dropped (the firmware keeps the previous
-        # one) rather than delivered with a wrong time.
-        if time.time_ns() - edge < 30000:
+        # a busy host would not: an edge more than 100 us late is dropped (the firmware
+        # keeps the previous one) rather than delivered with a wrong time.
+        if time.time_ns() - edge < 100000:
             handler(pin)
+            _pps_stats[0] += 1
+        else:
+            _pps_stats[1] += 1
 
 
 def _start_pps(handler, pin):
