@@ -72,6 +72,18 @@ def _tdd_power(t_s):
     return -130.0
 
 
+def _nr_dddsu_power(t_s):
+    """n78 DDDSU at 30 kHz (S = 10:2:2), 2.5 ms periods from the whole second."""
+    ph = t_s % 2.5e-3
+    sym = 0.5e-3 / 14
+    ue = (ph + 25600 / (480e3 * 4096)) % 2.5e-3     # N_TA_offset 13 us early
+    if ue >= 2.0e-3 - 2 * sym:
+        return -85.0
+    if ph < 1.5e-3 + 10 * sym:
+        return -50.0
+    return -130.0
+
+
 def _burst_on(t_s, slot=2):
     return ((t_s % FRAME_S) - slot * SLOT_S) % FRAME_S < 148 * BIT_S
 
@@ -138,6 +150,15 @@ def test_tdd_reads_only_the_uplink_subframes(run_mpy, bus, monkeypatch):
     assert gated == pytest.approx(_floor_dbm(-85.0), abs=0.5)
     # the same channel read over whole frames is the downlink
     assert whole > -60
+
+
+def test_nr_tdd_reads_only_the_uplink(run_mpy, bus, monkeypatch):
+    targets = [[3549990000, 50000000, {"rat": "NR", "nr_tdd": [2500, 30, 3, 10, 1, 2]}]]
+    got, readings = _run(run_mpy, bus, monkeypatch, lambda f, t: _nr_dddsu_power(t), targets,
+                         30)
+    assert got["edges"] >= 1, "no PPS edge reached the firmware (delivered, late): %r" % (
+        got["pps"],)
+    assert np.median(readings[0]) == pytest.approx(_floor_dbm(-85.0), abs=0.5)
 
 
 def test_gsm_keeps_the_reads_that_caught_the_burst(run_mpy, bus, monkeypatch):
