@@ -138,7 +138,8 @@ def main(argv=None):
           f"{duration_s / t_tdd:6.1f}x real time   ({t_tdd / t_fft:.2f}x the bare FFT pass, "
           f"{t_tdd / t_fft_b:.2f}x the batched one)")
     print(f"gated TDD, envelope timing:   {t_tdd_env * 1e3:8.1f} ms   "
-          f"{duration_s / t_tdd_env:6.1f}x real time   ({t_tdd_env / t_fft:.2f}x the bare FFT pass, "
+          f"{duration_s / t_tdd_env:6.1f}x real time   "
+          f"({t_tdd_env / t_fft:.2f}x the bare FFT pass, "
           f"{t_tdd_env / t_fft_b:.2f}x the batched one)")
     print(f"burst-gated GSM:              {t_gsm * 1e3:8.1f} ms   "
           f"{duration_s / t_gsm:6.1f}x real time   ({t_gsm / t_fft:.2f}x the bare FFT pass, "

@@ -679,7 +679,8 @@ def frame_band_powers(iq, fs, bands_hz, gates, *, nfft=2048, window="hann", work
         bad = ~np.isfinite(per_frame).all(axis=1)
         if bad.any():
             a = int(starts[np.flatnonzero(bad)[0]])
-            raise ValueError(f"iq contains NaN or infinite samples (in samples {a}..{a + spec.nfft - 1})")
+            raise ValueError(f"iq contains NaN or infinite samples "
+                             f"(in samples {a}..{a + spec.nfft - 1})")
     return starts, per_frame
 
 

@@ -187,7 +187,8 @@ def lte_pattern(config, special):
             gp.append((t + dwpts, end - uppts))
             pilot.append((end - uppts, end))
     return TddPattern(LTE_FRAME_S, _merge(dl), _merge(gp), _merge(ul), _merge(pilot),
-                      LTE_TA_OFFSET_S, f"LTE TDD configuration {config}, special subframe {special}")
+                      LTE_TA_OFFSET_S,
+                      f"LTE TDD configuration {config}, special subframe {special}")
 
 
 def nr_pattern(period_ms, scs_khz, dl_slots, dl_symbols, ul_slots, ul_symbols):
@@ -342,8 +343,8 @@ def frame_start_from_envelope(iq, fs, pattern, *, bin_s=8e-6):
         Time from the first sample to the first frame start, 0 <= t0_s < period.
     properties : dict
         ``contrast_db`` (downlink level minus the quietest other region's: a low value
-        means no TDD downlink of this pattern is visible), ``downlink_db``, ``guard_db``, ``uplink_db``,
-        ``pilot_db`` (mean envelope levels, dB full scale).
+        means no TDD downlink of this pattern is visible), ``downlink_db``,
+        ``guard_db``, ``uplink_db``, ``pilot_db`` (mean envelope levels, dB full scale).
     """
     iq = np.asarray(iq)
     env, dt = _envelope_db(iq.astype(np.complex64, copy=False), fs, bin_s)

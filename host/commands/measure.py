@@ -49,10 +49,12 @@ def add_arguments(parser):
                       help="LTE TDD uplink-downlink configuration 0-6 (TS 36.211 table 4.2-2; "
                            "default: the band's usual one, e.g. 2 on B39/B41)")
     gate.add_argument("--special-subframe", type=int, metavar="N",
-                      help="LTE special subframe configuration 0-9 (table 4.2-1; default: the band's)")
+                      help="LTE special subframe configuration 0-9 (table 4.2-1; "
+                           "default: the band's)")
     gate.add_argument("--nr-pattern", metavar="P,SCS,DS,DSYM,US,USYM",
-                      help="NR TDD pattern: period ms, subcarrier spacing kHz, DL slots, DL symbols, "
-                           "UL slots, UL symbols (TDD-UL-DL-ConfigCommon), e.g. 2.5,30,3,10,1,2")
+                      help="NR TDD pattern: period ms, subcarrier spacing kHz, DL slots, "
+                           "DL symbols, UL slots, UL symbols (TDD-UL-DL-ConfigCommon), "
+                           "e.g. 2.5,30,3,10,1,2")
     gate.add_argument("--tdd-offset-us", type=float, default=0.0,
                       help="network frame timing offset from GNSS time, us (default 0)")
     gate.add_argument("--timing", choices=("auto", "gnss", "envelope"), default="auto",
@@ -109,7 +111,8 @@ def _tdd_pattern(args, band_name):
     given = (args.tdd_config is not None or args.special_subframe is not None
              or args.nr_pattern is not None)
     if args.rat != "lte" and (args.tdd_config is not None or args.special_subframe is not None):
-        raise UserError("--tdd-config and --special-subframe are LTE options; NR takes --nr-pattern")
+        raise UserError("--tdd-config and --special-subframe are LTE options; "
+                        "NR takes --nr-pattern")
     if args.rat != "nr" and args.nr_pattern is not None:
         raise UserError("--nr-pattern is an NR option; LTE takes --tdd-config/--special-subframe")
     default = tdd.BAND_DEFAULTS.get(band_name)
@@ -305,7 +308,8 @@ class _Gate:
         if burst:
             if interval_s < 2 * gsm.FRAME_S:
                 raise UserError(f"--interval-ms {args.interval_ms:g}: GSM burst power needs "
-                                f"intervals of at least {2 * gsm.FRAME_S * 1e3:.1f} ms (two TDMA frames)")
+                                f"intervals of at least {2 * gsm.FRAME_S * 1e3:.1f} ms "
+                                "(two TDMA frames)")
             self.describe = ("GSM burst power: the useful 147 bits of the strongest timeslot, "
                              f"as carrier power ({-gsm.GMSK_IN_CHANNEL_DB:.2f} dB of GMSK lies "
                              "outside the 200 kHz channel and is added back)")
@@ -332,7 +336,8 @@ class _Gate:
         else:
             if interval_s < 2 * pattern.period_s:
                 raise UserError(f"--interval-ms {args.interval_ms:g}: timing from the downlink "
-                                f"envelope needs intervals of at least {2 * pattern.period_s * 1e3:g} ms")
+                                "envelope needs intervals of at least "
+                                f"{2 * pattern.period_s * 1e3:g} ms")
             how = "frame timing from each interval's downlink envelope"
         self.describe = (f"uplink only: {pattern.name}, {pattern.uplink_fraction * 100:.0f} % of "
                          f"the time; {how}")

@@ -53,7 +53,8 @@ def test_nr_dddsu_and_cmcc_n41_patterns():
     p = tdd.nr_pattern(2.5, 30, 3, 10, 1, 2)
     assert p.period_s == pytest.approx(2.5e-3)
     assert p.uplink_fraction == pytest.approx(16 / 70)
-    assert p.guard_s[0].tolist() == pytest.approx([1.5e-3 + 10 / 14 * 0.5e-3, 2e-3 - 2 / 14 * 0.5e-3])
+    sym = 0.5e-3 / 14
+    assert p.guard_s[0].tolist() == pytest.approx([1.5e-3 + 10 * sym, 2e-3 - 2 * sym])
     # 5 ms DDDDDDDSUU, S = 6:4:4
     q = tdd.band_pattern("n41")
     assert q.uplink_fraction == pytest.approx((28 + 4) / 140)
