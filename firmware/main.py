@@ -354,7 +354,10 @@ class App:
         for i, t in enumerate(tasking.targets(blob)):
             labels[i] = t["label"]
             schedules[i] = t.get("schedule")
-            self.hunter.prepare_target(i, t["uplink_hz"], t["bandwidth_hz"], t)
+            try:
+                self.hunter.prepare_target(i, t["uplink_hz"], t["bandwidth_hz"], t)
+            except ValueError as e:      # e.g. more hopping ARFCNs than the loop holds
+                raise tasking.TaskingError(tasking.MALFORMED, "target %d: %s" % (i, e))
         self.hunter.commit_targets(n)
         self.labels = labels
         self.schedules = schedules

@@ -248,3 +248,37 @@ def test_gated_loops_allocate_nothing_with_the_pps_interrupt_running(run_mpy, bu
     assert got["cycles"] == 158
     # the dwells of the two TDD targets (32 + 31 of 158 round-robin cycles) read gated
     assert 0.8 * (32 + 31) * 4 <= got["gated"] <= (32 + 31) * 4
+
+
+def test_virtual_handheld_hunts_a_tdd_target_end_to_end(micropython_bin):
+    # the whole firmware (main.py): tasking with tdd_config over the link, PPS attached at
+    # boot, MEAS frames back over the pty
+    from firmware import protocol as P
+    from firmware import tasking as T
+    from host.link import Link
+    from host.virtual.device import DeviceClient
+    from host.virtual.env import StaticEnv
+    from host.virtual.handheld import VirtualHandheld
+
+    from .conftest import DEVICE_ID, KEY, tasking_body
+
+    env = StaticEnv(power_dbm=lambda f: _tdd_power(time.time()))
+    hh = VirtualHandheld(env, key=KEY, device_id=DEVICE_ID)
+    link = Link(hh.start()).start()
+    try:
+        dev = DeviceClient(link)
+        dev.wait(lambda r: r["kind"] == "HELLO", 10)
+        target = {"label": "B39 rack", "imsi": "460001234567812", "rat": "LTE",
+                  "channel": 38400, "uplink_hz": int(TDD_HZ), "bandwidth_hz": 20000000,
+                  "tdd_config": 2, "special_subframe": 7}
+        assert dev.upload_tasking(T.sign(KEY, tasking_body(targets=[target])))["kind"] == "ACK"
+        assert dev.request(P.START)["kind"] == "ACK"
+        # the first dwells may come before the first PPS edge (read over whole frames)
+        dev.collect(2.5)
+        got = [r["rssi_dbm"] for r in dev.collect(2.0, kinds=("MEAS",))]
+        assert len(got) >= 10
+        assert np.median(got) == pytest.approx(_floor_dbm(-85.0), abs=0.5), \
+            (got, hh.stderr_text()[-500:])
+    finally:
+        link.stop()
+        hh.stop()
