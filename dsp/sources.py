@@ -106,8 +106,9 @@ def sigmf_info(path):
     Returns
     -------
     dict
-        ``fs``, ``center_hz``, ``gain_db`` (None if not recorded),
-        ``n_samples``, ``datatype``, ``meta_path``.
+        ``fs``, ``center_hz``, ``gain_db`` (None if not recorded), ``datetime`` (the
+        first capture's ``core:datetime`` string, or None), ``n_samples``, ``datatype``,
+        ``meta_path``.
     """
     import sigmf
 
@@ -128,10 +129,47 @@ def sigmf_info(path):
         "fs": float(fs),
         "center_hz": float(center),
         "gain_db": captures[0].get(_GAIN_KEY),
+        "datetime": captures[0].get(sigmf.DATETIME_KEY),
         "n_samples": int(rec.sample_count),
         "datatype": datatype,
         "meta_path": _meta_path(path),
     }
+
+
+def parse_datetime(text):
+    """A SigMF ``core:datetime`` (ISO 8601 UTC, any number of fraction digits) as seconds.
+
+    Returns
+    -------
+    whole_s : int
+        Unix seconds.
+    frac_s : float
+        Fraction of the second, kept apart so that nanoseconds survive a float.
+
+    Raises
+    ------
+    SourceError
+        Not ``YYYY-MM-DDTHH:MM:SS[.fff...]Z``.
+
+    Examples
+    --------
+    >>> parse_datetime("2026-11-28T12:00:00.012345678Z")
+    (1795867200, 0.012345678)
+    """
+    import calendar
+    import re
+
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z", str(text).strip())
+    if m is None:
+        raise SourceError(f"core:datetime {text!r} is not ISO 8601 UTC (YYYY-MM-DDTHH:MM:SS.fffZ)")
+    y, mo, d, h, mi, sec = (int(v) for v in m.groups()[:6])
+    try:
+        whole = calendar.timegm((y, mo, d, h, mi, sec, 0, 0, 0))
+    except (ValueError, OverflowError):
+        raise SourceError(f"core:datetime {text!r} is not a valid date") from None
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and sec <= 60):
+        raise SourceError(f"core:datetime {text!r} is not a valid date")
+    return whole, float(m.group(7) or 0.0)
 
 
 def read_sigmf(path, start=0, count=-1):

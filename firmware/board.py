@@ -19,6 +19,7 @@ PINS = {
     "i2c_scl": 42,
     "gnss_tx": 17,
     "gnss_rx": 18,
+    "gnss_pps": 16,
     "button_mark": 4,
     "button_next": 5,
     "button_floor_up": 6,
@@ -92,6 +93,8 @@ class Board:
         self.gnss_uart = machine.UART(BUSES["gnss_uart"], baudrate=GNSS_BAUD,
                                       tx=Pin(PINS["gnss_tx"]), rx=Pin(PINS["gnss_rx"]),
                                       rxbuf=1024, timeout=0)
+        # GNSS time pulse: frame timing for TDD uplink reads (frame_timing.FrameClock)
+        self.gnss_pps = Pin(PINS["gnss_pps"], Pin.IN)
         self.buttons = {}
         for name in ("mark", "next", "floor_up", "floor_down"):
             self.buttons[name] = Pin(PINS["button_" + name], Pin.IN, Pin.PULL_UP)

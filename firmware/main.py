@@ -25,6 +25,7 @@ from heading import Compass
 from baro import Bmp388, FloorTracker
 from calibration import BAND_EDGES_MHZ, Calibration, FIELDS
 from measure import Hunter, Position
+from frame_timing import FrameClock
 from outbox import Outbox
 
 FW_VERSION = (0, 1, 0)
@@ -107,9 +108,12 @@ class App:
         self.floor = FloorTracker(cfg.get("floor_height_m", 3.0))
         self.display = None
         self._init_sensors(cfg)
+        self.frame_clock = FrameClock()
+        self.frame_clock.attach(b.gnss_pps)
         self.hunter = Hunter(self.radio, self.compass, self.cal, self.outbox, self.pos,
                              dwell_ms=cfg.get("dwell_ms", 8), reads=cfg.get("reads", 4),
-                             settle_us=cfg.get("settle_us", 200), gain_db=cfg.get("gain_db", 40))
+                             settle_us=cfg.get("settle_us", 200), gain_db=cfg.get("gain_db", 40),
+                             clock=self.frame_clock)
         self.mode = P.MODE_IDLE
         self.labels = []        # per target, for the display
         self.schedules = []     # per target: activity windows or None
@@ -351,7 +355,10 @@ class App:
         for i, t in enumerate(tasking.targets(blob)):
             labels[i] = t["label"]
             schedules[i] = t.get("schedule")
-            self.hunter.prepare_target(i, t["uplink_hz"], t["bandwidth_hz"])
+            try:
+                self.hunter.prepare_target(i, t["uplink_hz"], t["bandwidth_hz"], t)
+            except ValueError as e:      # e.g. more hopping ARFCNs than the loop holds
+                raise tasking.TaskingError(tasking.MALFORMED, "target %d: %s" % (i, e))
         self.hunter.commit_targets(n)
         self.labels = labels
         self.schedules = schedules

@@ -227,6 +227,7 @@ def validate_target(t, i):
           where + "bandwidth_hz must be 100 kHz..20 MHz (the AD9363's widest RF filter)")
     imsi = t.get("imsi")
     _need(imsi is None or isinstance(imsi, str), where + "imsi must be a string")
+    _validate_air(t, where)
     sched = t.get("schedule")
     if sched is not None:
         _need(isinstance(sched, list), where + "schedule must be a list")
@@ -234,6 +235,35 @@ def validate_target(t, i):
             _need(isinstance(w, list) and len(w) == 2 and _is_int(w[0]) and _is_int(w[1])
                   and 0 <= w[0] < 1440 and 0 < w[1] <= 1440,
                   where + "schedule windows are [start_min, end_min] of the UTC day")
+
+
+# TS 38.331 periods that divide the 10 ms frame (3 and 4 ms need a second pattern)
+NR_TDD_PERIODS_US = (500, 625, 1000, 1250, 2000, 2500, 5000, 10000)
+MAX_HOPS = 64
+
+
+def _validate_air(t, where):
+    """The optional air-interface fields: TDD frame structure and GSM hopping list."""
+    for k, lo, hi in (("tdd_config", 0, 6), ("special_subframe", 0, 9),
+                      ("tdd_offset_us", -10000, 10000)):
+        v = t.get(k)
+        _need(v is None or (_is_int(v) and lo <= v <= hi),
+              where + "%s must be an integer %d..%d" % (k, lo, hi))
+    _need(t.get("tdd_config") is None or t["rat"] == "LTE",
+          where + "tdd_config is for LTE targets (NR takes nr_tdd)")
+    nr = t.get("nr_tdd")
+    if nr is not None:
+        _need(t["rat"] == "NR", where + "nr_tdd is for NR targets")
+        _need(isinstance(nr, list) and len(nr) == 6 and all(_is_int(v) and v >= 0 for v in nr)
+              and nr[0] in NR_TDD_PERIODS_US and nr[1] in (15, 30, 60)
+              and nr[3] < 14 and nr[5] < 14,
+              where + "nr_tdd is [period_us, scs_khz, dl_slots, dl_symbols, ul_slots, ul_symbols]")
+    hops = t.get("hop_hz")
+    if hops is not None:
+        _need(t["rat"] == "GSM", where + "hop_hz is for GSM targets")
+        _need(isinstance(hops, list) and 2 <= len(hops) <= MAX_HOPS
+              and all(_is_int(h) and 70000000 <= h <= 6000000000 for h in hops),
+              where + "hop_hz must list 2..%d uplink frequencies in Hz" % MAX_HOPS)
 
 
 def validate(body):

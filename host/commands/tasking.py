@@ -67,6 +67,8 @@ def _fill(body, args):
     body.setdefault("not_after", int(body["not_before"] + args.valid_hours * 3600))
     body.setdefault("issued_at", now)
     for i, t in enumerate(body.get("targets") or []):
+        if isinstance(t, dict) and isinstance(t.get("rat"), str):
+            _fill_air(t, i, args)
         if isinstance(t, dict) and "uplink_hz" not in t and isinstance(t.get("rat"), str):
             try:
                 t["uplink_hz"] = int(round(bands.uplink_hz(t["rat"].lower(), t["channel"],
@@ -76,6 +78,31 @@ def _fill(body, args):
                                 " (%s); give uplink_hz" % (args.tasking, i, t.get("rat"),
                                                           t.get("channel"), exc)) from None
     return body
+
+
+def _fill_air(t, i, args):
+    """Hopping ARFCNs to uplink Hz; a TDD band's usual frame structure where none is given."""
+    from dsp import bands, tdd
+    rat = t["rat"].lower()
+    if rat == "gsm" and "hop_arfcns" in t and "hop_hz" not in t:
+        try:
+            t["hop_hz"] = [int(round(bands.uplink_hz("gsm", a, band=t.get("band"))))
+                           for a in t["hop_arfcns"]]
+        except (ValueError, TypeError) as exc:
+            raise UserError("%s: target %d: hop_arfcns: %s" % (args.tasking, i, exc)) from None
+    if rat not in ("lte", "nr") or "channel" not in t:
+        return
+    try:
+        _, band = bands.uplink_band(rat, t["channel"], t.get("band"))
+    except (ValueError, TypeError):
+        return      # the uplink_hz check below says what is wrong with the channel
+    d = tdd.BAND_DEFAULTS.get(band)
+    if d and rat == "lte":
+        t.setdefault("tdd_config", d["config"])
+        t.setdefault("special_subframe", d["special"])
+    if d and rat == "nr" and "nr_tdd" not in t:
+        t["nr_tdd"] = [int(round(d["period_ms"] * 1000)), d["scs_khz"], d["dl_slots"],
+                       d["dl_symbols"], d["ul_slots"], d["ul_symbols"]]
 
 
 def _summary(body):

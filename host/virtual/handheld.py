@@ -169,6 +169,9 @@ class VirtualHandheld:
         env["RFHOUND_BUS"] = self.bus.address
         env["RFHOUND_RESET_CAUSE"] = str(cause)
         env["RFHOUND_DEVICE_ID"] = str(self.device_id)
+        pps = board_table(self.firmware_dir)[0].get("gnss_pps")
+        if pps is not None:
+            env["RFHOUND_PPS_PIN"] = str(pps)
         env["MICROPYPATH"] = "%s:%s" % (MPY_DIR, self.firmware_dir)
         self._stderr = open(self.state_dir / "stderr.log", "ab")
         self._last_feed = time.monotonic()

@@ -56,9 +56,11 @@ def _wire(bus):
     return radio
 
 
+# The unix port compiles the firmware from source inside this heap (the board runs mpy-cross
+# output); the driver and gating code of issues 14 and 15 no longer compile within 192 kB.
 def test_measurement_cycle_allocates_nothing(run_mpy, bus):
     radio = _wire(bus)
-    got = run_mpy(LOOP % {"usb_open": 1, "slots": 16, "cycles": 256}, heap_kb=192, bus=bus)
+    got = run_mpy(LOOP % {"usb_open": 1, "slots": 16, "cycles": 256}, heap_kb=256, bus=bus)
     assert got["err"] is None
     assert got["cycles"] == 2 * (130 + 256)
     # a BENCH reading at a calibrated frequency (1747.5 MHz) is two frames: the calibrated
@@ -70,7 +72,7 @@ def test_measurement_cycle_allocates_nothing(run_mpy, bus):
 
 def test_full_usb_drops_oldest_without_allocating_or_blocking(run_mpy, bus):
     _wire(bus)
-    got = run_mpy(LOOP % {"usb_open": 0, "slots": 16, "cycles": 64}, heap_kb=192, bus=bus)
+    got = run_mpy(LOOP % {"usb_open": 0, "slots": 16, "cycles": 64}, heap_kb=256, bus=bus)
     assert got["err"] is None
     assert got["sent"] == 0
     frames = got["cycles"] + got["cycles"] // 2  # two frames per BENCH reading

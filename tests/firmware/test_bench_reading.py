@@ -98,40 +98,53 @@ def test_reading_cdb_rounds_to_nearest_without_bias():
     assert reading_cdb(646, 4) == -4038     # 4037.5 -> 4038
 
 
-def test_bench_reading_carries_the_unrounded_mean(run_mpy):
-    # 4 reads a dwell, every residue of the sum mod 4 equally often over 8 levels:
-    # means 280 ... 287.75 steps (ties to even centi-dB need both parities to cancel)
+def _power_mean_db(qs):
+    """The reads' mean power in dB below full scale: 10 log10 mean 10^(-q/40)."""
+    return -10.0 * np.log10(np.mean(10.0 ** (-np.asarray(qs, float) / 40.0)))
+
+
+def test_bench_reading_carries_the_unrounded_power_mean(run_mpy):
+    # 4 reads a dwell, up to 4 steps apart, over 8 levels: the reading is their mean power
     rng = np.random.default_rng(3)
-    dwells = []
-    for k in range(384):
-        base = [280 + (k // 4) % 8] * 4
-        for j in range(k % 4):
-            base[j] += 1
-        rng.shuffle(base)
-        dwells.append(base)
-    qs = [q for d in dwells for q in d]
+    dwells = [list(280 + (k // 4) % 8 + rng.integers(0, 5, 4)) for k in range(384)]
+    qs = [int(q) for d in dwells for q in d]
     frames, = _bench(run_mpy, [(1747500000, 4, qs)])
     assert len(frames) == 2 * len(dwells)
     cal_frames, raw_frames = frames[0::2], frames[1::2]
     assert all(f[0] == 255 and f[1] == BASE for f in cal_frames)
     assert all(f[1] == BASE | P.F_UNCALIBRATED for f in raw_frames)
-    # the RSSI is input-referred: the gain (30 dB here) does not enter the reading
-    exact_db = np.array([-0.25 * sum(d) / 4 for d in dwells])
+    # the RSSI is input-referred (UG-570): the gain does not enter the reading
+    exact_db = np.array([-_power_mean_db(d) for d in dwells])
     from_raw_db = np.array([-0.25 * f[3] for f in raw_frames])
     from_cdbm_db = np.array([f[2] / 100.0 for f in raw_frames])
-    # raw_rssi rounds half up: 1/(2n) of a 0.25 dB step, the reading 0.03125 dB low
-    assert np.mean(from_raw_db - exact_db) == pytest.approx(-0.25 / 8, abs=1e-9)
-    # the unrounded reading: within 0.005 dB per frame, no bias over the residues
-    assert np.max(np.abs(from_cdbm_db - exact_db)) <= 0.005 + 1e-12
-    assert abs(np.mean(from_cdbm_db - exact_db)) < 1e-9
+    # raw_rssi is the mean rounded to a 0.25 dB step
+    assert np.max(np.abs(from_raw_db - exact_db)) <= 0.125 + 0.01
+    # the unrounded reading: within 0.01 dB per frame (a centi-dB and the table's
+    # interpolation), unbiased
+    assert np.max(np.abs(from_cdbm_db - exact_db)) <= 0.01
+    assert abs(np.mean(from_cdbm_db - exact_db)) < 0.002
     # the calibrated frame is the same reading through the entry (offset +10 dB)
     assert [f[2] for f in cal_frames] == [f[2] + 1000 for f in raw_frames]
 
 
+def test_reads_average_as_power_not_db(run_mpy):
+    # issue 14: one read of four at 30 dB below full scale, three 40 dB weaker: the power
+    # mean is 6.02 dB below the strong read (the dB mean would be 30 dB below it)
+    frames, = _bench(run_mpy, [(1000000000, 4, [120, 280, 280, 280])])
+    reading = frames[0][2] / 100.0
+    assert reading == pytest.approx(-_power_mean_db([120, 280, 280, 280]), abs=0.01)
+    assert reading == pytest.approx(-30.0 - 6.02, abs=0.02)
+
+
 def test_uncalibrated_frequency_sends_the_reading_once(run_mpy):
     frames, = _bench(run_mpy, [(1000000000, 4, [100, 101, 100, 101])])
-    assert frames == [(255, BASE | P.F_UNCALIBRATED,
-                       -(100 * 25 + 25 // 2), 101, GAIN_DB)]
+    level_cdb = _power_mean_db([100, 101, 100, 101]) * 100     # 2512.4, 100.5 steps
+    (target, flags, cdbm, raw, gain), = frames
+    assert (target, flags, gain) == (255, BASE | P.F_UNCALIBRATED, GAIN_DB)
+    # a centi-dB of rounding and the table's interpolation within a 0.25 dB step; the RSSI
+    # is input-referred (UG-570): no gain enters the reading
+    assert cdbm == pytest.approx(-level_cdb, abs=1.0)
+    assert raw in (100, 101)
 
 
 def test_p1db_constant_follows_from_the_response_model():
@@ -155,15 +168,17 @@ def test_p1db_constant_follows_from_the_response_model():
 
 def test_saturated_from_the_1db_compression_point(run_mpy):
     # threshold (entry made at this gain): knee -35 dBm - 6.87 dB = -41.87 dBm, i.e. an
-    # input-referred reading of -51.87 dB, RSSI 207.48 steps; 207.5 reads just below it,
-    # 207.25 at or above it
-    below = [208, 207, 208, 207]        # mean 207.5: -51.875 dB, -41.88 dBm
-    above = [207, 207, 207, 208]        # mean 207.25: -51.81 dB, -41.81 dBm
+    # input-referred reading of -51.87 dB. Power means: [208, 208, 208, 207] 51.936 dB
+    # below (-41.94 dBm), [207, 207, 207, 208] 51.811 dB (-41.81 dBm)
+    below = [208, 208, 208, 207]
+    above = [207, 207, 207, 208]
     far_below = [280, 280, 280, 280]    # -70 dB: -60 dBm
     frames, = _bench(run_mpy, [(1747500000, 4, below + above + far_below)])
     cal_frames = frames[0::2]
     assert [bool(f[1] & P.F_SATURATED) for f in cal_frames] == [False, True, False]
-    assert [f[2] for f in cal_frames] == [-4188, -4181, -6000]
+    expect = [1000 - round(_power_mean_db(d) * 100) for d in (below, above)]
+    assert [f[2] for f in cal_frames] == expect + [-6000]
+    assert expect == [-4194, -4181]
     # the raw readings carry no calibration verdict
     assert not any(f[1] & (P.F_SATURATED | P.F_NOT_DETECTED) for f in frames[1::2])
 

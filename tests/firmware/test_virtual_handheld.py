@@ -91,7 +91,7 @@ def test_gnss_loss_keeps_measuring_with_stale_last_fix(handheld):
     env.lat += 0.01  # wherever the officer walks now, the handheld cannot know
     stale = _meas(dev, lambda r: r["position_stale"], timeout_s=6)
     assert stale["lat_deg"] == fresh["lat_deg"] and stale["lon_deg"] == fresh["lon_deg"]
-    status = dev.wait(lambda r: r["kind"] == "STATUS" and r["fault_flags"] & P.FAULT_GNSS, 3)
+    status = dev.wait(lambda r: r["kind"] == "STATUS" and r["fault_flags"] & P.FAULT_GNSS, 10)
     assert status["gnss_fix"] == 0
     env.fix_ok = True
     back = _meas(dev, lambda r: not r["position_stale"], timeout_s=6)

@@ -7,7 +7,7 @@ import pytest
 
 
 @pytest.mark.parametrize("name", ["dsp.bands", "dsp.power", "dsp.detect", "dsp.antenna",
-                                  "dsp.bearing"])
+                                  "dsp.bearing", "dsp.tdd", "dsp.gsm", "dsp.sources"])
 def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -13,6 +13,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 from busops import (
     OP_SPI_WRITE, OP_SPI_XFER, OP_PIN_WRITE, OP_PIN_READ, OP_I2C_WRITE_MEM,
@@ -128,8 +129,52 @@ class Pin:
         if value is not None:
             self.value(value)
 
-    def irq(self, handler=None, trigger=0):
+    def irq(self, handler=None, trigger=0, hard=False):
+        # The GNSS receiver's PPS output (the pin named by RFHOUND_PPS_PIN): a rising edge
+        # on every whole second of the host's UTC clock, the clock the virtual GNSS reports.
+        if handler is not None and self.id == _PPS_PIN:
+            _start_pps(handler, self)
         return None
+
+
+_PPS_PIN = int(os.getenv("RFHOUND_PPS_PIN") or "-1")
+_pps_started = []
+_pps_stats = [0, 0]      # edges delivered, edges dropped as late (for tests)
+
+
+def _pps_loop(handler, pin):
+    # Sleeps to within 2 ms of the edge, then spins to it, so the handler's ticks_us()
+    # lands within microseconds of the second, as a hard interrupt would. The loop
+    # allocates nothing (time_ns is a small int on 64-bit ports), so it keeps running
+    # while the firmware's main thread holds heap_lock().
+    sleep_us = getattr(time, "sleep_us", None)
+    while True:
+        now = time.time_ns()
+        edge = (now // 1000000000 + 1) * 1000000000
+        wait_us = (edge - now) // 1000 - 2000
+        if wait_us > 0:
+            if sleep_us is not None:
+                sleep_us(wait_us)
+            else:
+                time.sleep(wait_us / 1e6)
+        while time.time_ns() < edge:
+            pass
+        # A hard interrupt timestamps its edge within microseconds; a thread woken late on
+        # a busy host would not: an edge more than 100 us late is dropped (the firmware
+        # keeps the previous one) rather than delivered with a wrong time.
+        if time.time_ns() - edge < 100000:
+            handler(pin)
+            _pps_stats[0] += 1
+        else:
+            _pps_stats[1] += 1
+
+
+def _start_pps(handler, pin):
+    import _thread
+    if _pps_started:
+        return
+    _pps_started.append(pin)
+    _thread.start_new_thread(_pps_loop, (handler, pin))
 
 
 class SPI:
