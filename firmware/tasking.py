@@ -135,7 +135,8 @@ def _layout(parts):
 def _json(line, what):
     try:
         return json.loads(line)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RuntimeError):
+        # RuntimeError: CPython's RecursionError on a deeply nested line.
         raise TaskingError(MALFORMED, what + " is not UTF-8 JSON")
 
 

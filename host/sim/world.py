@@ -6,7 +6,6 @@ the field (``buildings[2].floors``), so a typo never surfaces as a traceback dee
 inside the simulation.  ``docs/simulator.md`` describes the format.
 """
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,9 @@ import numpy as np
 
 from dsp import bands
 from dsp.antenna import DEFAULT_ANTENNA, available_antennas
+from host import jsonfile
 from host.errors import UserError
+from host.privacy import normalise_imsi
 from host.sim.geometry import StreetNetwork, distance_to_polygon_m, polygon_area_m2, polygon_contains
 
 WORLDS_DIR = Path(__file__).with_name("worlds")
@@ -172,9 +173,9 @@ def load_world(name_or_path=DEFAULT_WORLD):
     """
     path = resolve_world(name_or_path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise WorldError("world file %s:%d:%d: not valid JSON: %s" % (path, e.lineno, e.colno, e.msg))
+        doc = jsonfile.load(path, what="the world file", where="world file %s" % path, expect=None)
+    except UserError as e:
+        raise WorldError(str(e)) from None
     return _Checker(path).world(doc)
 
 
@@ -356,9 +357,10 @@ class _Checker:
         for i, t in enumerate(doc):
             w = "targets[%d]." % i
             self.obj(t, w[:-1])
-            imsi = self.string(t, "imsi", w)
-            if not imsi.isdigit() or not 6 <= len(imsi) <= 15:
-                self.fail(w + "imsi", "must be 6 to 15 digits")
+            try:
+                imsi = normalise_imsi(self.get(t, "imsi", w))
+            except ValueError as e:
+                self.fail(w + "imsi", str(e))
             rat = self.string(t, "rat", w, default="gsm", choices=bands.RATS)
             channel = self.integer(t, "channel", w, lo=0)
             try:
