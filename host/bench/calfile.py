@@ -131,22 +131,24 @@ def save(doc, path):
 
 def load(path):
     """Read and check a calibration file (a bench calibration or default.json)."""
+    from host import jsonfile
+    from host.errors import UserError
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise CalibrationFileError(f"cannot read calibration {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise CalibrationFileError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+        doc = jsonfile.load(path, what="the calibration file", max_bytes=1 << 20, expect=None)
+    except UserError as exc:
+        raise CalibrationFileError(str(exc)) from None
     if not isinstance(doc, dict) or "entries" not in doc or "calibration_id" not in doc:
         raise CalibrationFileError(f"{path}: no calibration_id/entries; not a calibration file")
     fields = ("band_lo_mhz", "band_hi_mhz", "offset_cdb", "slope_e4", "temp_coef_mdb_per_c",
               "ref_temp_cdeg", "floor_cdbm", "knee_cdbm")
     entries = doc["entries"]
-    if not 1 <= len(entries) <= 16:
-        raise CalibrationFileError(f"{path}: {len(entries)} entries; the firmware holds 1..16")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= 16:
+        n = len(entries) if isinstance(entries, list) else "no list of"
+        raise CalibrationFileError(f"{path}: {n} entries; the firmware holds 1..16")
     for i, e in enumerate(entries):
-        missing = [f for f in fields if not isinstance(e.get(f), int)]
+        if not isinstance(e, dict):
+            raise CalibrationFileError(f"{path}: entries[{i}] is not an object")
+        missing = [f for f in fields if isinstance(e.get(f), bool) or not isinstance(e.get(f), int)]
         if missing:
             raise CalibrationFileError(f"{path}: entries[{i}] lacks integer {', '.join(missing)}")
         if e["band_lo_mhz"] >= e["band_hi_mhz"] or e["slope_e4"] <= 0:

@@ -1,6 +1,5 @@
 """rfhound measure: calibrated uplink channel power over time from IQ."""
 
-import json
 
 from host.errors import UserError
 
@@ -59,13 +58,8 @@ def _nfft(fs):
 
 
 def _load_calibration(path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read calibration ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    from host import jsonfile
+    return jsonfile.load(path, what="the calibration file", max_bytes=1 << 20)
 
 
 def run(args):
@@ -86,6 +80,11 @@ def run(args):
     live = None
     try:
         if args.sigmf:
+            meta = sources.meta_path(args.sigmf)
+            if meta.exists():
+                # The SigMF library parses it again; this read refuses a hostile file first.
+                from host import jsonfile
+                jsonfile.load(meta, what="the SigMF metadata", max_bytes=16 << 20)
             info = sources.sigmf_info(args.sigmf)
             fs, center_hz = info["fs"], info["center_hz"]
             gain_db = args.gain_db if args.gain_db is not None else info["gain_db"]
