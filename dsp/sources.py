@@ -10,6 +10,7 @@ SoapySDR is optional: its Python bindings come from Debian's
 when opened and says what to install when they are missing.
 """
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +112,14 @@ def _open(path):
 
 
 def _number(value, path, key):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+    try:
+        number = float(value) if isinstance(value, (int, float)) and \
+            not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
         raise SourceError(f"{path}: {key} must be a finite number, not {value!r:.40}")
-    return float(value)
+    return number
 
 
 def looks_like_float32(head):

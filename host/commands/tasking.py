@@ -70,7 +70,9 @@ def _fill(body, args):
             raise UserError("%s: not_before must be an integer (Unix seconds)" % args.tasking)
         body["not_after"] = int(nb + args.valid_hours * 3600)
     body.setdefault("issued_at", now)
-    for i, t in enumerate(body.get("targets") or []):
+    targets = body.get("targets")
+    # (validate() says what is wrong with a targets that is not a list)
+    for i, t in enumerate(targets if isinstance(targets, list) else []):
         if isinstance(t, dict) and t.get("imsi") is not None:
             # The door for IMSIs: 14-15 digits (an integer or padded string is normalised),
             # anything else refused here, before a file is written.

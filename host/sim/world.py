@@ -179,6 +179,11 @@ def load_world(name_or_path=DEFAULT_WORLD):
     return _Checker(path).world(doc)
 
 
+def _hashable(value):
+    # A list or object where an id belongs would make `in` raise TypeError.
+    return not isinstance(value, (list, dict))
+
+
 class _Checker:
     """Reads one world document, naming the path of every field it rejects."""
 
@@ -317,7 +322,7 @@ class _Checker:
             if not isinstance(e, list) or len(e) != 2 or e[0] == e[1]:
                 self.fail("streets.edges[%d]" % i, "must be a pair of two different node ids, got %r" % (e,))
             for n in e:
-                if n not in pts:
+                if not _hashable(n) or n not in pts:
                     self.fail("streets.edges[%d]" % i, "unknown node %r" % (n,))
         return StreetNetwork(pts, edges)
 
@@ -325,7 +330,7 @@ class _Checker:
         if not isinstance(doc, list):
             self.fail("route", "must be a list of street node ids")
         for i, n in enumerate(doc):
-            if n not in streets.nodes_m:
+            if not _hashable(n) or n not in streets.nodes_m:
                 self.fail("route[%d]" % i, "unknown street node %r" % (n,))
         return doc
 
@@ -340,7 +345,7 @@ class _Checker:
                                        "or none (then the seed places the rack)")
             return Rack(n_sims, None, None, None, None)
         by_id = {b.id: b for b in buildings}
-        if bid not in by_id:
+        if not _hashable(bid) or bid not in by_id:
             self.fail(w + "building", "unknown building %r" % (bid,))
         b = by_id[bid]
         floor = self.integer(r, "floor", w, lo=0, hi=b.floors - 1)
@@ -394,7 +399,7 @@ class _Checker:
         w = "officer."
         d = OfficerSpec(start="")
         start = self.string(o, "start", w)
-        if start not in streets.nodes_m:
+        if not _hashable(start) or start not in streets.nodes_m:
             self.fail(w + "start", "unknown street node %r" % start)
         return OfficerSpec(
             start=start,
