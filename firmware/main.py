@@ -435,6 +435,11 @@ class App:
             self.labels = []
             self.schedules = []
             self.tasking_expired = e.reason == tasking.EXPIRED
+            if self.tasking_expired:
+                try:
+                    os.remove(TASKING_FILE)
+                except OSError:
+                    pass
 
     def _check_expiry(self, now_s):
         # A second early: the check runs once a second and the clock counts whole seconds,
@@ -504,6 +509,9 @@ class App:
         y, mo, d = date
         self.board.set_clock(y, mo, d, sec_of_day // 3600, (sec_of_day // 60) % 60,
                              sec_of_day % 60)
+        if not self.hunter.n_targets and not self.tasking_expired:
+            # A tasking refused at boot by a cold RTC (not yet valid) is valid now.
+            self._restore_tasking()
 
     def _buttons(self, now):
         pressed = self.buttons.poll()

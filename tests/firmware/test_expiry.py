@@ -2,6 +2,7 @@
 a flood of unsigned TASKING data neither raises nor fills the heap (issue 18, items 1, 9)."""
 
 import calendar
+import json
 import re
 import time
 from pathlib import Path
@@ -127,6 +128,36 @@ def test_gnss_rollback_keeps_a_valid_tasking_and_small_steps_are_taken(handheld)
         time.sleep(0.1)
     offset = int((hh.state_dir / "rtc_offset_s").read_text())
     assert -102 <= offset <= -98
+
+
+def test_cold_rtc_after_power_loss_waits_for_a_gnss_time_past_the_floor(handheld, tmp_path):
+    # First life: a tasking is accepted (the floor is saved with it), then power is lost.
+    hh, dev = handheld(state_dir=tmp_path)
+    assert dev.upload_tasking(T.sign(KEY, tasking_body()))["kind"] == "ACK"
+    floor_s = json.loads((tmp_path / "tasking_state.json").read_text())["floor_s"]
+    assert abs(floor_s - time.time()) < 5
+    hh.stop()
+    # Second life: the RTC restarts in January 2000 and the receiver reports a year back.
+    (tmp_path / "rtc_offset_s").write_text(str(946684800 + 86400 - int(time.time())))
+    hh = VirtualHandheld(StaticEnv(), key=KEY, device_id=DEVICE_ID, state_dir=tmp_path,
+                         config={"dwell_ms": 2, "reads": 2})
+    hh._utc0 -= YEAR_S
+    link = Link(hh.start()).start()
+    try:
+        dev = DeviceClient(link)
+        dev.wait(lambda r: r["kind"] == "HELLO", 10)
+        recs = dev.collect(2.5)
+        st = [r for r in recs if r["kind"] == "STATUS"][-1]
+        assert st["fault_flags"] & P.FAULT_CLOCK_REFUSED and st["fault_flags"] & P.FAULT_NO_TASKING
+        assert dev.request(P.START)["kind"] == "NAK"
+        # The true time arrives: the clock is set forward and the saved tasking is back.
+        hh._utc0 += YEAR_S
+        dev.wait(lambda r: r["kind"] == "STATUS" and r["n_targets"] == 1, 5)
+        assert dev.request(P.START)["kind"] == "ACK"
+        dev.wait(lambda r: r["kind"] == "MEAS", 5)
+    finally:
+        link.stop()
+        hh.stop()
 
 
 @pytest.mark.parametrize("date, sec", [((2026, 12, 2), 35999), ((2000, 2, 29), 0),
