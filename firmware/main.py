@@ -23,7 +23,7 @@ from lis3mdl import Lis3mdl
 from lsm6dsox import Lsm6dsox
 from heading import Compass
 from baro import Bmp388, FloorTracker
-from calibration import BAND_EDGES_MHZ, Calibration, FIELDS
+from calibration import Calibration, DEFAULT_CALIBRATION
 from measure import Hunter, Position
 from outbox import Outbox
 
@@ -34,10 +34,6 @@ CALIBRATION_FILE = "calibration.json"
 TASKING_FILE = "tasking.rft"
 TASKING_STATE_FILE = "tasking_state.json"
 TASKING_PART_FILE = "tasking.part"  # chunks of an upload in progress (unsigned until checked)
-# The nominal table (hardware/calibration/default.json) until a lab calibration arrives.
-DEFAULT_CALIBRATION = {"calibration_id": 1, "entries": [
-    dict(zip(FIELDS, (lo, hi, 1000, 10000, 0, 2500, -10000, -3500)))
-    for lo, hi in BAND_EDGES_MHZ]}
 GNSS_STALE_MS = 2500
 # Unsigned TASKING chunks are held in RAM until the last one arrives and the signature can
 # be checked: a fixed store keeps a flood of them from filling the heap. 32 kB is above the

@@ -363,6 +363,16 @@ class Deframer:
         n = len(data)
         while start < n:
             end = data.find(b"\x00", start)
+            if end > start and not self._n and not self._discarding:
+                # A whole frame inside data (the host's case): decode it in place.
+                if end - start > self.max_frame:
+                    self.overflows += 1
+                else:
+                    frame = self._decode(data[start:end])
+                    if frame is not None:
+                        frames.append(frame)
+                start = end + 1
+                continue
             stop = n if end < 0 else end
             if not self._discarding and stop > start:
                 k = stop - start

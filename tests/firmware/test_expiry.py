@@ -136,6 +136,7 @@ def test_cold_rtc_after_power_loss_waits_for_a_gnss_time_past_the_floor(handheld
     assert dev.upload_tasking(T.sign(KEY, tasking_body()))["kind"] == "ACK"
     floor_s = json.loads((tmp_path / "tasking_state.json").read_text())["floor_s"]
     assert abs(floor_s - time.time()) < 5
+    dev.link.stop()  # else it reconnects to the next pty of that name and reads its bytes
     hh.stop()
     # Second life: the RTC restarts in January 2000 and the receiver reports a year back.
     (tmp_path / "rtc_offset_s").write_text(str(946684800 + 86400 - int(time.time())))
