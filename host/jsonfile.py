@@ -13,7 +13,8 @@ RecursionError, a MemoryError or a half-read structure:
   refused, as are integers longer than Python converts;
 * the top level must be of the type the caller expects (``dict`` by default).
 
-Checking the fields is the caller's job; :func:`field` helps say where a mistyped one is.
+Checking the fields is the caller's job (each format's reader); :func:`kind` names a
+mistyped value's JSON type for its message.
 """
 
 import json
@@ -121,31 +122,6 @@ def kind(value):
     if isinstance(value, str):
         return "a string"
     return _TYPE_NAMES.get(type(value), type(value).__name__)
-
-
-def field(obj, key, types, where, *, required=True, finite=True):
-    """``obj[key]`` checked against ``types`` (booleans never count as numbers).
-
-    Raises UserError ``"<where>: <key> must be ..., not ..."`` when missing (if required)
-    or mistyped; floats must be finite unless ``finite=False``.
-    """
-    if not isinstance(obj, dict):
-        raise UserError(f"{where}: must be an object, not {kind(obj)}")
-    if key not in obj or obj[key] is None:
-        if required:
-            raise UserError(f"{where}: {key} is missing")
-        return None
-    value = obj[key]
-    types = types if isinstance(types, tuple) else (types,)
-    numeric = any(t in (int, float) for t in types)
-    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-        names = " or ".join(_TYPE_NAMES.get(t, "a number" if t in (int, float) else
-                                            "a string" if t is str else t.__name__)
-                            for t in types)
-        raise UserError(f"{where}: {key} must be {names}, not {kind(value)}")
-    if numeric and finite and isinstance(value, float) and not np.isfinite(value):
-        raise UserError(f"{where}: {key} must be finite")
-    return value
 
 
 def _first_line(exc):
