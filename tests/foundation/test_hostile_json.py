@@ -312,3 +312,48 @@ def test_world_nested_deep_is_one_line(tmp_path):
     p.write_text('{"name": ' + "[" * 5000 + "]" * 5000 + "}")
     with pytest.raises(WorldError, match="nested 5001 levels deep"):
         load_world(str(p))
+
+
+# -- bench calibration files ----------------------------------------------------------------
+
+VALID_BENCH_CAL = {
+    "calibration_id": 7, "device_id": None,
+    "entries": [{"band_lo_mhz": 1700, "band_hi_mhz": 1880, "offset_cdb": 1000, "slope_e4": 10000,
+                 "temp_coef_mdb_per_c": 0, "ref_temp_cdeg": 2500, "floor_cdbm": -10000,
+                 "knee_cdbm": -3500}],
+    "bands": [{"name": "1800", "lo_hz": 1.7e9, "hi_hz": 1.88e9, "linear_range_dbm": [-95.0, -40.0],
+               "coefficients": {"offset_db": 10.0, "slope": 1.0, "knee_dbm": -30.0, "smoothness": 1.0,
+                                "noise_floor_dbm": -100.0, "temp_coeff_db_per_c": 0.0,
+                                "t_ref_c": 25.0}}]}
+
+
+@SETTINGS
+@given(doc=VALUES | mutated(VALID_BENCH_CAL))
+def test_bench_calibration_file_is_refused_or_usable(tmp_path_factory, doc):
+    from host.bench import calfile, response, verify
+    p = _write(tmp_path_factory.mktemp("b") / "cal.json", doc)
+    try:
+        got = calfile.load(p)
+    except calfile.CalibrationFileError as e:
+        assert "\n" not in str(e) and str(p) in str(e)
+        return
+    # What the bench commands then read of it works.
+    for band in got.get("bands") or []:
+        try:
+            resp = calfile.band_response(band)
+        except calfile.CalibrationFileError as e:
+            assert "no fitted coefficients" in str(e)
+        else:
+            assert np.isfinite(response.reading_db(-60.0, resp))
+        if "linear_range_dbm" in band:
+            verify.spot_levels_dbm(band)
+    assert isinstance(got["calibration_id"], int)
+
+
+def test_bench_calibration_zero_slope_is_refused(tmp_path):
+    from host.bench import calfile
+    doc = json.loads(json.dumps(VALID_BENCH_CAL))
+    doc["bands"][0]["coefficients"]["slope"] = 0.0
+    with pytest.raises(calfile.CalibrationFileError, match="slope and smoothness must be above 0"):
+        calfile.load(_write(tmp_path / "c.json", doc))
+    assert calfile.load(_write(tmp_path / "ok.json", VALID_BENCH_CAL))["calibration_id"] == 7
