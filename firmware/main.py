@@ -614,6 +614,8 @@ class App:
             time.sleep_ms(2)
 
     def run(self):
+        errors = 0
+        reported_at = time.ticks_add(time.ticks_ms(), -1000)
         while True:
             try:
                 self.step()
@@ -624,8 +626,16 @@ class App:
                 gc.collect()
                 self.log(P.LOG_ERROR, "out of memory (%d bytes free)" % gc.mem_free())
             except Exception as e:  # one bad step must not stop the hunt; the log says why
-                self.log(P.LOG_ERROR, "%s: %s" % (type(e).__name__, e))
-                _trace(e)
+                # At most one report a second, with the count of the others: a fault in
+                # every step (the chips' bus gone) must not write tracebacks at 30 kB/s.
+                errors += 1
+                now = time.ticks_ms()
+                if time.ticks_diff(now, reported_at) >= 1000:
+                    reported_at = now
+                    more = " (%d more errors this second)" % (errors - 1) if errors > 1 else ""
+                    errors = 0
+                    self.log(P.LOG_ERROR, "%s: %s%s" % (type(e).__name__, e, more))
+                    _trace(e)
 
 
 def main():

@@ -170,3 +170,22 @@ def test_handheld_refuses_a_signed_tasking_with_a_bad_imsi(imsi):
     with pytest.raises(T.TaskingError) as e:
         T.check(T.sign(KEY, body), KEY, int(time.time()))
     assert e.value.reason == T.MALFORMED and "imsi" in e.value.detail
+
+
+def test_a_firmware_whose_chips_are_gone_does_not_flood_its_log(micropython_bin):
+    from host.virtual.env import StaticEnv
+    from host.virtual.handheld import VirtualHandheld
+    hh = VirtualHandheld(StaticEnv(), key=KEY)
+    hh.start()
+    try:
+        time.sleep(1.5)
+        # The host's chip fakes go away (as when the host dies): every bus access fails.
+        hh.bus.close()
+        time.sleep(1.0)
+        log = hh.state_dir / "stderr.log"
+        before = log.stat().st_size
+        time.sleep(2.0)
+        grown = log.stat().st_size - before
+        assert grown < 4000, "%d bytes of tracebacks in 2 s" % grown
+    finally:
+        hh.stop()
