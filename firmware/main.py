@@ -35,9 +35,10 @@ TASKING_FILE = "tasking.rft"
 TASKING_STATE_FILE = "tasking_state.json"
 TASKING_PART_FILE = "tasking.part"  # chunks of an upload in progress (unsigned until checked)
 GNSS_STALE_MS = 2500
-# Unsigned TASKING chunks are held in RAM until the last one arrives and the signature can
-# be checked: a fixed store keeps a flood of them from filling the heap. 32 kB is above the
-# largest real tasking (128 targets with long labels, IMSIs and schedules: about 24 kB).
+# Unsigned TASKING chunks wait on flash (TASKING_PART_FILE) until the last one arrives and
+# the signature can be checked; an upload announcing more than this is refused at its first
+# chunk. 32 kB is above the largest real tasking (128 targets with long labels, IMSIs and
+# schedules: about 24 kB).
 MAX_TASKING_BYTES = 32768
 _CHUNK_BYTES = P.MAX_PAYLOAD - P.PAYLOAD_SIZE[P.TASKING]
 RADIO_RETRY_MS = 1000
@@ -414,7 +415,8 @@ class App:
         self.tasking_expired = False
         # An accepted tasking proves the time was at least its issue time (and now_s, which
         # was inside its validity): GNSS may not move the clock back past that.
-        floor_s = header.get("issued_at") or header["not_before"]
+        # (An issued_at past not_after is the issuer's clock error; it is not trusted further.)
+        floor_s = min(header.get("issued_at") or header["not_before"], header["not_after"])
         self.clock_floor_s = max(self.clock_floor_s, floor_s, now_s)
         self.selected = 0
         self._update_schedule()
