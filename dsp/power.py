@@ -458,11 +458,22 @@ def _coefficients(calibration, freq_hz):
                      c.get("ref_temp_c", 25.0))
         elif not found:
             raise ValueError(f"calibration has no band covering {where}: recalibrate on the bench")
-        return tuple(float(v) for v in found)
-    except (KeyError, TypeError, AttributeError):
+        if any(isinstance(v, (bool, str, bytes)) for v in found):
+            raise TypeError
+        offset, slope, temp_coef, ref_temp = (float(v) for v in found)
+    except (KeyError, TypeError, AttributeError, OverflowError):
         raise ValueError(
             f"calibration entry for {where} is malformed: it needs a numeric offset_db "
             "(and optional slope, temp_coef_db_per_c, ref_temp_c)") from None
+    # A NaN, a zero or a negative slope turns every reading into nan, a constant or its
+    # mirror image: exit 0 with nonsense. Refuse the entry instead.
+    if not all(np.isfinite((offset, slope, temp_coef, ref_temp))):
+        raise ValueError(f"calibration entry for {where} has a non-finite coefficient: "
+                         "recalibrate on the bench")
+    if slope <= 0:
+        raise ValueError(f"calibration entry for {where} has slope {slope:g}; it must be above 0 "
+                         "(a reading that rises with the input): recalibrate on the bench")
+    return offset, slope, temp_coef, ref_temp
 
 
 def to_dbm(power_dbfs, freq_hz, calibration, *, gain_db=0.0, temp_c=None):

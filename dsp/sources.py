@@ -10,6 +10,7 @@ SoapySDR is optional: its Python bindings come from Debian's
 when opened and says what to install when they are missing.
 """
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,13 @@ _EXTENSION = {"name": "rfhound", "version": "0.1.0", "optional": True}
 
 class SourceError(Exception):
     """An IQ source cannot be opened or read; the message says what to do."""
+
+
+#: Bytes per complex sample of the SigMF complex datatypes.
+_SAMPLE_BYTES = {"cf64": 16, "cf32": 8, "ci32": 8, "ci16": 4, "ci8": 2,
+                 "cu32": 8, "cu16": 4, "cu8": 2}
+#: Bytes of data looked at to tell whether the declared datatype fits it.
+_PROBE_BYTES = 1 << 16
 
 
 def _meta_path(path):
@@ -96,8 +104,77 @@ def _open(path):
         raise SourceError(f"{path}: no such SigMF recording (looked for {meta_path})")
     try:
         return sigmf.fromfile(str(meta_path), skip_checksum=True)
-    except (SigMFError, ValueError, KeyError, OSError) as exc:
-        raise SourceError(f"{meta_path}: not a readable SigMF recording ({exc})") from None
+    except (SigMFError, ValueError, KeyError, OSError, TypeError, AttributeError, IndexError,
+            RecursionError) as exc:
+        # A hostile or broken metadata file: one line, never a traceback.
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"{meta_path}: not a readable SigMF recording ({detail})") from None
+
+
+def _number(value, path, key):
+    try:
+        number = float(value) if isinstance(value, (int, float)) and \
+            not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise SourceError(f"{path}: {key} must be a finite number, not {value!r:.40}")
+    return number
+
+
+def looks_like_float32(head):
+    """Whether raw bytes read as little-endian float32 are mostly plausible IQ values.
+
+    Real ``cf32`` recordings hold finite values between 1e-12 and 1e6 in magnitude (zeros
+    aside); integer samples read as float32 give exponents spread over the whole range
+    (1e-38 .. 1e38, NaN), so fewer than a few percent fall inside.
+    """
+    words = np.frombuffer(head[: len(head) // 4 * 4], dtype="<f4")
+    with np.errstate(invalid="ignore", over="ignore"):
+        nonzero = words[words != 0]
+        if nonzero.size < 64:
+            return False
+        mag = np.abs(nonzero.astype(np.float64))
+        plausible = np.isfinite(mag) & (mag > 1e-12) & (mag < 1e6)
+    return bool(plausible.mean() > 0.99)
+
+
+def check_data(path, datatype, data_path, n_channels=1):
+    """Refuse a data file that does not fit its declared complex datatype.
+
+    The size must be a whole number of samples; integer datatypes over data that read as
+    float32 IQ (``ci8`` declared over ``cf32``), and ``cf32``/``cf64`` holding non-finite or
+    absurd values, are refused: either would give exit 0 and nonsense powers.
+    """
+    base = str(datatype).split("_")[0]
+    per = _SAMPLE_BYTES.get(base)
+    if per is None:
+        raise SourceError(f"{path}: datatype {datatype} is not a complex SigMF type rfhound reads "
+                          f"({', '.join(sorted(_SAMPLE_BYTES))})")
+    try:
+        size = Path(data_path).stat().st_size
+        with open(data_path, "rb") as fh:
+            head = fh.read(_PROBE_BYTES)
+    except OSError as exc:
+        raise SourceError(f"{data_path}: cannot read the SigMF data ({exc.strerror})") from None
+    if size % (per * n_channels):
+        raise SourceError(f"{data_path}: {size} bytes is not a whole number of {datatype} samples "
+                          f"({per * n_channels} bytes each): is core:datatype right?")
+    if base[1] in "iu" and looks_like_float32(head):
+        raise SourceError(f"{data_path}: declared {datatype} but the samples read as float32 IQ: "
+                          f"set core:datatype to cf32_le")
+    if base[1] == "f":
+        endian = ">" if str(datatype).endswith("_be") else "<"
+        values = np.frombuffer(head[: len(head) // (per // 2) * (per // 2)],
+                               dtype=f"{endian}f{per // 2}")
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad = ~np.isfinite(values) | (np.abs(values) > 1e6)
+        if values.size and bad.mean() > 0.01:
+            raise SourceError(f"{data_path}: declared {datatype} but {bad.mean():.0%} of the first "
+                              f"samples are not finite numbers below 1e6: is core:datatype right?")
+
+
+meta_path = _meta_path
 
 
 def sigmf_info(path):
@@ -114,21 +191,34 @@ def sigmf_info(path):
 
     rec = _open(path)
     datatype = rec.get_global_field(sigmf.DATATYPE_KEY)
-    if not str(datatype).startswith("c"):
-        raise SourceError(f"{path}: datatype {datatype} is real; rfhound needs complex IQ")
+    if not isinstance(datatype, str) or not datatype.startswith("c"):
+        raise SourceError(f"{path}: datatype {datatype!r:.40} is not complex; rfhound needs complex IQ")
     if rec.num_channels != 1:
         raise SourceError(f"{path}: {rec.num_channels} channels; record one channel")
     fs = rec.get_global_field(sigmf.SAMPLE_RATE_KEY)
-    if not fs:
+    if fs is None:
         raise SourceError(f"{path}: core:sample_rate missing from the metadata")
+    fs = _number(fs, path, "core:sample_rate")
+    if fs <= 0:
+        raise SourceError(f"{path}: core:sample_rate must be above 0 Hz, not {fs:g}")
     captures = rec.get_captures()
-    center = captures[0].get(sigmf.FREQUENCY_KEY) if captures else None
+    first = captures[0] if isinstance(captures, list) and captures and \
+        isinstance(captures[0], dict) else {}
+    center = first.get(sigmf.FREQUENCY_KEY)
     if center is None:
         raise SourceError(f"{path}: core:frequency missing from the first capture")
+    center = _number(center, path, "core:frequency")
+    gain_db = first.get(_GAIN_KEY)
+    if gain_db is not None:
+        gain_db = _number(gain_db, path, _GAIN_KEY)
+    data_path = getattr(rec, "data_file", None)
+    if data_path is None or not Path(data_path).exists():
+        raise SourceError(f"{path}: the .sigmf-data file is missing")
+    check_data(path, datatype, data_path)
     return {
         "fs": float(fs),
         "center_hz": float(center),
-        "gain_db": captures[0].get(_GAIN_KEY),
+        "gain_db": gain_db,
         "datetime": captures[0].get(sigmf.DATETIME_KEY),
         "n_samples": int(rec.sample_count),
         "datatype": datatype,

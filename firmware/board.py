@@ -5,6 +5,7 @@
 # handheld (host/virtual/handheld.py) reads PINS and BUSES from this file to wire its fakes.
 import sys
 import select
+import time
 import machine
 
 PINS = {
@@ -39,6 +40,8 @@ GNSS_BAUD = 9600
 BATTERY_DIVIDER = 2
 ADC_FULL_SCALE_MV = 3300
 WATCHDOG_MS = 4000
+# Seconds from 1970 to the port's epoch (2000 on the bare-metal ports).
+_EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 
 class Usb:
@@ -101,13 +104,19 @@ class Board:
         self.buzzer = machine.PWM(Pin(PINS["buzzer"]), freq=1000, duty_u16=0)
         self.battery = machine.ADC(Pin(PINS["battery_adc"]))
         self.usb = Usb()
+        self.rtc = machine.RTC()
 
     def battery_mv(self):
         return self.battery.read_u16() * ADC_FULL_SCALE_MV * BATTERY_DIVIDER // 65535
 
     def set_clock(self, year, month, day, hour, minute, second):
         """Set the RTC (UTC) from GNSS time: tasking validity needs the date."""
-        machine.RTC().datetime((year, month, day, 0, hour, minute, second, 0))
+        self.rtc.datetime((year, month, day, 0, hour, minute, second, 0))
+
+    def utc_s(self):
+        """The RTC as Unix seconds (UTC; the ports' own epochs differ, this one is 1970)."""
+        t = self.rtc.datetime()
+        return time.mktime((t[0], t[1], t[2], t[4], t[5], t[6], 0, 0)) + _EPOCH_OFFSET_S
 
     def watchdog(self):
         return machine.WDT(timeout=WATCHDOG_MS)

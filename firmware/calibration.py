@@ -31,6 +31,11 @@ FIELDS = ("band_lo_mhz", "band_hi_mhz", "offset_cdb", "slope_e4", "temp_coef_mdb
 BAND_EDGES_MHZ = ((698, 806), (806, 880), (880, 960), (1700, 1880), (1880, 2025),
                   (2300, 2400), (2496, 2690), (3300, 4200), (4400, 5000))
 
+# The nominal table (hardware/calibration/default.json) until a lab calibration arrives.
+DEFAULT_CALIBRATION = {"calibration_id": 1, "entries": [
+    dict(zip(FIELDS, (lo, hi, 1000, 10000, 0, 2500, -10000, -3500, 40)))
+    for lo, hi in BAND_EDGES_MHZ]}
+
 # Where the compressed response reaches 1 dB compression, in calibrated (straight-line)
 # power below the band's knee, per unit slope: 6.87 dB.
 # The bench's response model (host/bench/response.py) compresses the input-referred

@@ -23,7 +23,7 @@ from lis3mdl import Lis3mdl
 from lsm6dsox import Lsm6dsox
 from heading import Compass
 from baro import Bmp388, FloorTracker
-from calibration import BAND_EDGES_MHZ, Calibration, FIELDS
+from calibration import Calibration, DEFAULT_CALIBRATION
 from measure import Hunter, Position
 from frame_timing import FrameClock
 from outbox import Outbox
@@ -34,14 +34,16 @@ CONFIG_FILE = "config.json"
 CALIBRATION_FILE = "calibration.json"
 TASKING_FILE = "tasking.rft"
 TASKING_STATE_FILE = "tasking_state.json"
-# The nominal table (hardware/calibration/default.json) until a lab calibration arrives.
-DEFAULT_CALIBRATION = {"calibration_id": 1, "entries": [
-    dict(zip(FIELDS, (lo, hi, 1000, 10000, 0, 2500, -10000, -3500, 40)))
-    for lo, hi in BAND_EDGES_MHZ]}
+TASKING_PART_FILE = "tasking.part"  # chunks of an upload in progress (unsigned until checked)
 GNSS_STALE_MS = 2500
+# Unsigned TASKING chunks wait on flash (TASKING_PART_FILE) until the last one arrives and
+# the signature can be checked; an upload announcing more than this is refused at its first
+# chunk. 32 kB is above the largest real tasking (128 targets with long labels, IMSIs and
+# schedules: about 24 kB).
+MAX_TASKING_BYTES = 32768
+_CHUNK_BYTES = P.MAX_PAYLOAD - P.PAYLOAD_SIZE[P.TASKING]
 RADIO_RETRY_MS = 1000
 RADIO_RESET_REPORT_MS = 3000
-_EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 _NAK_BY_REASON = {
     tasking.BAD_SIGNATURE: P.NAK_BAD_SIGNATURE,
@@ -58,16 +60,28 @@ def _trace(e):
         sys.print_exception(e, sys.stderr)
 
 
-def unix_s():
-    return int(time.time()) + _EPOCH_OFFSET_S
-
-
 def _load_json(name, default):
     try:
         with open(name) as f:
             return json.load(f)
     except (OSError, ValueError):
         return default
+
+
+_PIECE = 512
+
+
+def _read_pieces(name, size):
+    # A tasking as small pieces (tasking.py takes a list): they fit a fragmented heap.
+    parts = []
+    with open(name, "rb") as f:
+        while size > 0:
+            piece = f.read(_PIECE if size > _PIECE else size)
+            if not piece:
+                break
+            parts.append(piece)
+            size -= len(piece)
+    return parts
 
 
 def _save(name, data, binary=False):
@@ -119,7 +133,18 @@ class App:
         self.schedules = []     # per target: activity windows or None
         self.tasking_serial = 0
         self.tasking_digest = None
-        self._chunks = None
+        self.tasking_not_after = None
+        self.tasking_expired = False
+        state = _load_json(TASKING_STATE_FILE, {})
+        # The clock never goes back past this (minus a bound): see _sync_clock.
+        self.clock_floor_s = state.get("floor_s", 0) if isinstance(state, dict) else 0
+        self.clock_refused = False
+        # TASKING chunks go to a file at their offsets, not into RAM: a flood of unsigned
+        # chunks can neither grow the heap nor break it into pieces.
+        self._part_size = 0
+        self._chunk_seen = bytearray(256)
+        self._chunk_count = 0
+        self._chunks_got = 0
         self.deframer = P.Deframer()
         self._rx = bytearray(1)
         self.gnss = nmea.LineReader(b.gnss_uart)
@@ -224,7 +249,15 @@ class App:
             f |= P.FAULT_USB_OVERFLOW
         if not self.hunter.n_targets:
             f |= P.FAULT_NO_TASKING
+        if self.tasking_expired:
+            f |= P.FAULT_TASKING_EXPIRED
+        if self.clock_refused:
+            f |= P.FAULT_CLOCK_REFUSED
         return f
+
+    def clock_s(self):
+        """UTC Unix seconds of the RTC (set from GNSS within the bound of _sync_clock)."""
+        return self.board.utc_s()
 
     def status(self, now):
         mv = self.battery_mv
@@ -267,7 +300,8 @@ class App:
             self._calibration_entry(frame)
         elif t == P.START:
             if not self.hunter.n_targets:
-                self._nak(frame, P.NAK_NO_TASKING)
+                self._nak(frame, P.NAK_NO_TASKING,
+                          "the tasking expired" if self.tasking_expired else None)
             else:
                 self.mode = P.MODE_HUNT
                 self.hunter.focus = -1
@@ -317,23 +351,43 @@ class App:
         index, count = frame.fields()
         if count == 0 or index >= count:
             return self._nak(frame, P.NAK_BAD_TASKING, "chunk %d of %d" % (index, count))
-        if index == 0 or self._chunks is None or len(self._chunks) != count:
-            self._chunks = [None] * count
-        self._chunks[index] = frame.tail()
-        if None in self._chunks:
+        if (count - 1) * _CHUNK_BYTES >= MAX_TASKING_BYTES:
+            self._chunk_count = 0
+            return self._nak(frame, P.NAK_BAD_TASKING, "%d chunks exceed the %d-byte limit" % (
+                count, MAX_TASKING_BYTES))
+        tail = frame.tail()
+        n = len(tail)
+        if n > _CHUNK_BYTES or (index < count - 1 and n != _CHUNK_BYTES):
+            self._chunk_count = 0
+            return self._nak(frame, P.NAK_BAD_TASKING, "chunk %d of %d has %d bytes" % (
+                index, count, n))
+        if index == 0 or count != self._chunk_count:
+            self._chunk_count = count
+            self._chunks_got = 0
+            for i in range(count):
+                self._chunk_seen[i] = 0
+            with open(TASKING_PART_FILE, "wb"):
+                pass
+        at = index * _CHUNK_BYTES
+        with open(TASKING_PART_FILE, "r+b") as f:
+            f.seek(at)
+            f.write(tail)
+        if not self._chunk_seen[index]:
+            self._chunk_seen[index] = 1
+            self._chunks_got += 1
+        if index == count - 1:
+            self._part_size = at + n
+        if self._chunks_got < count:
             return self._ack(frame)
-        parts = self._chunks
-        self._chunks = None
+        self._chunk_count = 0
         try:
-            self._accept_tasking(parts)
+            self._accept_tasking(_read_pieces(TASKING_PART_FILE, self._part_size))
         except tasking.TaskingError as e:
             return self._nak(frame, _NAK_BY_REASON[e.reason], e.detail)
-        with open(TASKING_FILE + ".tmp", "wb") as f:
-            for p in parts:
-                f.write(p)
-        os.rename(TASKING_FILE + ".tmp", TASKING_FILE)
+        os.rename(TASKING_PART_FILE, TASKING_FILE)
         _save(TASKING_STATE_FILE, {"serial": self.tasking_serial,
-                                   "digest": binascii.hexlify(self.tasking_digest).decode()})
+                                   "digest": binascii.hexlify(self.tasking_digest).decode(),
+                                   "floor_s": self.clock_floor_s})
         self._ack(frame)
         self.log(P.LOG_INFO, "tasking %d accepted: %d targets, %d bytes of heap free" % (
             self.tasking_serial, len(self.labels), gc.mem_free()))
@@ -343,8 +397,9 @@ class App:
             raise tasking.TaskingError(tasking.BAD_SIGNATURE, "no operator key provisioned")
         state = _load_json(TASKING_STATE_FILE, {})
         last_digest = state.get("digest")
+        now_s = self.clock_s()
         header, digest = tasking.check(
-            blob, self.key, unix_s(), self.device_id, state.get("serial", 0),
+            blob, self.key, now_s, self.device_id, state.get("serial", 0),
             binascii.unhexlify(last_digest) if last_digest else None, False)
         # One target at a time, into tables sized once: a fragmented heap has no room
         # for lists that grow.
@@ -364,29 +419,56 @@ class App:
         self.schedules = schedules
         self.tasking_serial = header["serial"]
         self.tasking_digest = digest
+        self.tasking_not_after = header["not_after"]
+        self.tasking_expired = False
+        # An accepted tasking proves the time was at least its issue time (and now_s, which
+        # was inside its validity): GNSS may not move the clock back past that.
+        # (An issued_at past not_after is the issuer's clock error; it is not trusted further.)
+        floor_s = min(header.get("issued_at") or header["not_before"], header["not_after"])
+        self.clock_floor_s = max(self.clock_floor_s, floor_s, now_s)
         self.selected = 0
         self._update_schedule()
         gc.collect()
 
     def _restore_tasking(self):
         try:
-            parts = []
-            with open(TASKING_FILE, "rb") as f:
-                while True:
-                    piece = f.read(1024)
-                    if not piece:
-                        break
-                    parts.append(piece)
+            parts = _read_pieces(TASKING_FILE, MAX_TASKING_BYTES)
         except OSError:
             return
         try:
             self._accept_tasking(parts)
-        except tasking.TaskingError:
+        except tasking.TaskingError as e:
             self.labels = []
             self.schedules = []
+            self.tasking_expired = e.reason == tasking.EXPIRED
+            if self.tasking_expired:
+                try:
+                    os.remove(TASKING_FILE)
+                except OSError:
+                    pass
 
-    def _update_schedule(self):
-        minute = (unix_s() // 60) % 1440
+    def _check_expiry(self, now_s):
+        # A second early: the check runs once a second and the clock counts whole seconds,
+        # so nothing is measured at or after not_after.
+        if self.tasking_not_after is None or now_s < self.tasking_not_after - 1:
+            return
+        serial, not_after = self.tasking_serial, self.tasking_not_after
+        self.hunter.commit_targets(0)
+        self.labels = []
+        self.schedules = []
+        self.selected = 0
+        self.tasking_not_after = None
+        self.tasking_expired = True
+        if self.mode == P.MODE_HUNT:
+            self.mode = P.MODE_IDLE
+        try:
+            os.remove(TASKING_FILE)  # never restored at boot, whatever the clock says then
+        except OSError:
+            pass
+        self.log(P.LOG_WARN, "tasking %d expired at %d: hunt stopped" % (serial, not_after))
+
+    def _update_schedule(self, now_s=None):
+        minute = ((self.clock_s() if now_s is None else now_s) // 60) % 1440
         for i, sched in enumerate(self.schedules):
             self.hunter.enabled[i] = 1 if sched is None or tasking.active(
                 {"schedule": sched}, minute) else 0
@@ -418,11 +500,24 @@ class App:
             self._sync_clock(s["date"], s["utc_ms"] // 1000)
 
     def _sync_clock(self, date, sec_of_day):
+        gnss_s = nmea.unix_s(date, sec_of_day)
+        now_s = self.clock_s()
+        if abs(gnss_s - now_s) <= 2:
+            self.clock_refused = False
+            return
+        if not nmea.clock_step_ok(gnss_s, now_s, self.clock_floor_s):
+            if not self.clock_refused:
+                self.log(P.LOG_WARN, "GNSS time %d refused: more than %d s before %d" % (
+                    gnss_s, nmea.CLOCK_MAX_BACKSTEP_S, max(now_s, self.clock_floor_s)))
+            self.clock_refused = True
+            return
+        self.clock_refused = False
         y, mo, d = date
-        hh, mm, ss = sec_of_day // 3600, (sec_of_day // 60) % 60, sec_of_day % 60
-        gnss_s = time.mktime((y, mo, d, hh, mm, ss, 0, 0)) + _EPOCH_OFFSET_S
-        if abs(gnss_s - unix_s()) > 2:
-            self.board.set_clock(y, mo, d, hh, mm, ss)
+        self.board.set_clock(y, mo, d, sec_of_day // 3600, (sec_of_day // 60) % 60,
+                             sec_of_day % 60)
+        if not self.hunter.n_targets and not self.tasking_expired:
+            # A tasking refused at boot by a cold RTC (not yet valid) is valid now.
+            self._restore_tasking()
 
     def _buttons(self, now):
         pressed = self.buttons.poll()
@@ -475,7 +570,9 @@ class App:
             except OSError:
                 self.hunter.radio_fault = True
         self.battery_mv = self.board.battery_mv()
-        self._update_schedule()
+        now_s = self.clock_s()
+        self._check_expiry(now_s)
+        self._update_schedule(now_s)
         self.status(now)
 
     def _recover_radio(self, now):
@@ -527,18 +624,28 @@ class App:
             time.sleep_ms(2)
 
     def run(self):
+        errors = 0
+        reported_at = time.ticks_add(time.ticks_ms(), -1000)
         while True:
             try:
                 self.step()
             except MemoryError as e:
                 # Out of heap outside the (allocation-free) cycle: report and keep going.
-                self._chunks = None
+                self._chunk_count = 0
                 _trace(e)
                 gc.collect()
                 self.log(P.LOG_ERROR, "out of memory (%d bytes free)" % gc.mem_free())
             except Exception as e:  # one bad step must not stop the hunt; the log says why
-                self.log(P.LOG_ERROR, "%s: %s" % (type(e).__name__, e))
-                _trace(e)
+                # At most one report a second, with the count of the others: a fault in
+                # every step (the chips' bus gone) must not write tracebacks at 30 kB/s.
+                errors += 1
+                now = time.ticks_ms()
+                if time.ticks_diff(now, reported_at) >= 1000:
+                    reported_at = now
+                    more = " (%d more errors this second)" % (errors - 1) if errors > 1 else ""
+                    errors = 0
+                    self.log(P.LOG_ERROR, "%s: %s%s" % (type(e).__name__, e, more))
+                    _trace(e)
 
 
 def main():

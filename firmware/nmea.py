@@ -3,6 +3,39 @@
 # Only GGA (fix, satellites, altitude) and RMC (validity, UTC date) are used. Positions come
 # out as integers (degrees x 1e7, decimetres) so the measurement loop never touches floats.
 
+# GNSS time may correct the clock forwards freely, backwards by at most this much: enough
+# for an RTC that ran fast between fixes, far too little to revive an expired tasking with
+# a spoofed or week-rollover date (docs/firmware.md, "Clock").
+CLOCK_MAX_BACKSTEP_S = 300
+
+
+def days_from_civil(y, m, d):
+    """Days since 1970-01-01 of a proleptic Gregorian date (integers only, any epoch port)."""
+    if m <= 2:
+        y -= 1
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def unix_s(date, sec_of_day):
+    """Unix seconds of an RMC (y, m, d) date and a second of that UTC day."""
+    return days_from_civil(date[0], date[1], date[2]) * 86400 + sec_of_day
+
+
+def clock_step_ok(gnss_s, clock_s, floor_s, max_back_s=CLOCK_MAX_BACKSTEP_S):
+    """Whether a GNSS time may set the clock.
+
+    Never further back than max_back_s before the later of the clock's own reading and
+    floor_s (the last accepted tasking's issued_at, kept across reboots): whatever GNSS
+    says, an expired tasking stays expired. Forward steps are always taken (a cold RTC
+    starts in 2000); a spoofed future only makes taskings expire, which stops the hunt.
+    """
+    ref = clock_s if clock_s > floor_s else floor_s
+    return gnss_s >= ref - max_back_s
+
 
 def checksum_ok(line):
     """True when line is '$...*HH' and HH is the XOR of the bytes between '$' and '*'."""

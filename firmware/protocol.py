@@ -63,6 +63,8 @@ FAULT_BARO = const(0x0010)
 FAULT_USB_OVERFLOW = const(0x0020)
 FAULT_WATCHDOG_RESET = const(0x0040)
 FAULT_NO_TASKING = const(0x0080)
+FAULT_TASKING_EXPIRED = const(0x0100)  # the tasking in force reached not_after: hunt stopped
+FAULT_CLOCK_REFUSED = const(0x0200)    # GNSS time would move the clock back past the bound
 
 # HELLO.capabilities
 CAP_GNSS = const(0x0001)
@@ -281,8 +283,8 @@ class Encoder:
         self.raw = bytearray(MAX_RAW)
         self.out = bytearray(MAX_FRAME)
         self._raw_mv = memoryview(self.raw)
-        # Slicing a memoryview allocates, so each body length gets its view once, the first
-        # time it is sent; a loop sending the same messages then allocates nothing.
+        # Slicing a memoryview allocates, so each fixed message size gets its view once, the
+        # first time it is sent; a loop sending the same messages then allocates nothing.
         self._bodies = {}
 
     def finish(self, msg_type, seq, time_ms, payload_len):
@@ -292,7 +294,10 @@ class Encoder:
         body = self._bodies.get(body_len)
         if body is None:
             body = self._raw_mv[:body_len]
-            self._bodies[body_len] = body
+            # Only fixed-size messages keep their view: one kept per LOG or TASKING length
+            # would scatter up to 240 small objects over the heap and leave it in pieces.
+            if not MESSAGES[msg_type][3]:
+                self._bodies[body_len] = body
         # On 32-bit ports a CRC >= 2**30 is a heap integer: the one allocation per frame
         # that the 64-bit unix port cannot show (docs/firmware.md).
         crc = binascii.crc32(body) & 0xFFFFFFFF
@@ -317,12 +322,17 @@ class Deframer:
     """Streaming decoder: feed bytes, get CRC-checked Frames.
 
     Never raises on bad input: a malformed frame is counted and dropped, and decoding
-    resumes at the next 0x00 delimiter.
+    resumes at the next 0x00 delimiter. Its memory is bounded: one buffer of max_frame
+    bytes, made once; longer runs without a delimiter are counted as overflows and
+    skipped, and a MemoryError while decoding (a full heap) drops that frame, is counted
+    in memory_errors, and never reaches the caller.
     """
 
     def __init__(self, max_frame=MAX_FRAME):
         self.max_frame = max_frame
-        self._buf = bytearray()
+        self._buf = bytearray(max_frame)
+        self._mv = memoryview(self._buf)
+        self._n = 0
         self._discarding = False
         self.frames = 0
         self.cobs_errors = 0
@@ -331,40 +341,63 @@ class Deframer:
         self.type_errors = 0
         self.version_errors = 0
         self.overflows = 0
+        self.memory_errors = 0
 
     def feed(self, data):
-        """Return the list of Frames completed by data."""
-        frames = []
-        buf = self._buf
+        """Return the list of Frames completed by data (an empty tuple if none fit in RAM)."""
+        frames = None
+        try:
+            frames = []
+            self._feed(data, frames)
+        except MemoryError:
+            # The heap is full: what was half assembled is dropped up to the next delimiter.
+            # The rest of data is lost; the next frame starts clean if data ended a frame.
+            self.memory_errors += 1
+            self._n = 0
+            n = len(data)
+            self._discarding = not (n and data[n - 1] == 0)
+        return frames if frames is not None else ()
+
+    def _feed(self, data, frames):
         start = 0
         n = len(data)
         while start < n:
             end = data.find(b"\x00", start)
+            if end > start and not self._n and not self._discarding:
+                # A whole frame inside data (the host's case): decode it in place.
+                if end - start > self.max_frame:
+                    self.overflows += 1
+                else:
+                    frame = self._decode(data[start:end])
+                    if frame is not None:
+                        frames.append(frame)
+                start = end + 1
+                continue
+            stop = n if end < 0 else end
+            if not self._discarding and stop > start:
+                k = stop - start
+                if self._n + k > self.max_frame:
+                    self.overflows += 1
+                    self._discarding = True
+                    self._n = 0
+                elif k == 1:
+                    # The handheld feeds one byte at a time: no slice object for it.
+                    self._buf[self._n] = data[start]
+                    self._n += 1
+                else:
+                    self._buf[self._n:self._n + k] = data[start:stop]
+                    self._n += k
             if end < 0:
-                if not self._discarding:
-                    buf.extend(data[start:])
-                    if len(buf) > self.max_frame:
-                        self.overflows += 1
-                        self._discarding = True
-                        buf[:] = b""
                 break
             if self._discarding:
                 self._discarding = False
-            else:
-                if buf:
-                    buf.extend(data[start:end])
-                    chunk = bytes(buf)
-                    buf[:] = b""
-                else:
-                    chunk = data[start:end]
-                if len(chunk) > self.max_frame:
-                    self.overflows += 1
-                elif chunk:
-                    frame = self._decode(chunk)
-                    if frame is not None:
-                        frames.append(frame)
+            elif self._n:
+                k = self._n
+                self._n = 0
+                frame = self._decode(self._mv[:k])
+                if frame is not None:
+                    frames.append(frame)
             start = end + 1
-        return frames
 
     def _decode(self, chunk):
         raw = cobs_decode(chunk)
@@ -387,4 +420,4 @@ class Deframer:
 
     def errors(self):
         return (self.cobs_errors + self.crc_errors + self.length_errors + self.type_errors
-                + self.version_errors + self.overflows)
+                + self.version_errors + self.overflows + self.memory_errors)

@@ -18,6 +18,9 @@ MAC_SIZE = 32
 MAX_TARGETS = 128
 MAX_LINE = 1024
 RATS = ("GSM", "UMTS", "LTE", "NR")
+# An IMSI is MCC (3) + MNC (2-3) + MSIN (up to 10) digits (3GPP TS 23.003 2.2); the ones
+# hunted here have full-length MSINs.
+IMSI_DIGITS = (14, 15)
 
 # Reasons a tasking is refused (main.py maps them onto protocol NAK codes).
 BAD_SIGNATURE = "bad_signature"
@@ -132,7 +135,8 @@ def _layout(parts):
 def _json(line, what):
     try:
         return json.loads(line)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RuntimeError):
+        # RuntimeError: CPython's RecursionError on a deeply nested line.
         raise TaskingError(MALFORMED, what + " is not UTF-8 JSON")
 
 
@@ -197,6 +201,16 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def imsi_ok(v):
+    """Whether v is an IMSI as a tasking carries it: a string of 14 or 15 ASCII digits."""
+    if not isinstance(v, str) or not IMSI_DIGITS[0] <= len(v) <= IMSI_DIGITS[1]:
+        return False
+    for c in v:
+        if not "0" <= c <= "9":
+            return False
+    return True
+
+
 def validate_header(h):
     _need(isinstance(h, dict), "header is not an object")
     _need(h.get("format") == FORMAT, "format is not %s" % FORMAT)
@@ -205,6 +219,7 @@ def validate_header(h):
     _need(h["serial"] > 0, "serial must be positive")
     _need(h["not_after"] > h["not_before"], "not_after must follow not_before")
     _need(isinstance(h.get("issuer"), str) and h["issuer"], "issuer missing")
+    _need(h.get("issued_at") is None or _is_int(h["issued_at"]), "issued_at must be an integer")
     _need(1 <= h["n_targets"] <= MAX_TARGETS, "targets must list 1..%d entries" % MAX_TARGETS)
     devices = h.get("devices")
     _need(devices is None or (isinstance(devices, list) and all(_is_int(d) for d in devices)),
@@ -226,7 +241,8 @@ def validate_target(t, i):
     _need(_is_int(t.get("bandwidth_hz")) and 100000 <= t["bandwidth_hz"] <= 20000000,
           where + "bandwidth_hz must be 100 kHz..20 MHz (the AD9363's widest RF filter)")
     imsi = t.get("imsi")
-    _need(imsi is None or isinstance(imsi, str), where + "imsi must be a string")
+    _need(imsi is None or imsi_ok(imsi), where + "imsi must be a string of %d-%d digits"
+          % IMSI_DIGITS)
     _validate_air(t, where)
     sched = t.get("schedule")
     if sched is not None:

@@ -43,7 +43,10 @@ def main(argv=None):
     try:
         return int(args._run(args) or 0)
     except UserError as exc:
-        print("rfhound %s: error: %s" % (args.command, exc), file=sys.stderr)
+        # One line whatever the message quotes from the user's file: line breaks and
+        # terminal control characters are shown escaped.
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(exc))
+        print("rfhound %s: error: %s" % (args.command, text), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rfhound %s: interrupted" % args.command, file=sys.stderr)

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dsp.footprints import area_m2
+from host import jsonfile
 from host.errors import UserError
 
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
@@ -51,15 +52,7 @@ def read_footprints(path, *, wgs84):
     -------
     Footprints
     """
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read the footprint file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text; save the footprints as UTF-8 GeoJSON") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
+    doc = jsonfile.load(path, what="the footprint file", expect=None)
     names, rings = [], []
     for index, feature in enumerate(_features(path, doc)):
         geometry = feature.get("geometry")

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 
-from host.privacy import mask_imsi
+from host.privacy import mask_checked
 
 APPLICATION_ID = 0x52464844  # "RFHD"
 SCHEMA_VERSION = 1
@@ -51,7 +51,7 @@ class SessionError(Exception):
 def mask_tasking(tasking):
     """A copy of a tasking dict with every ``imsi`` value masked (for storage and display)."""
     if isinstance(tasking, dict):
-        return {k: (mask_imsi(v) if k == "imsi" and v is not None else mask_tasking(v))
+        return {k: (mask_checked(v) if k == "imsi" and v is not None else mask_tasking(v))
                 for k, v in tasking.items()}
     if isinstance(tasking, list):
         return [mask_tasking(v) for v in tasking]

@@ -16,6 +16,7 @@ sessions, which record it by ``calibration_id``::
                       residual RMS, uncertainty
     entries[]         the firmware table (see firmware/calibration.py for the units)
 """
+import dataclasses
 import datetime
 import json
 import math
@@ -145,22 +146,27 @@ def save(doc, path):
 
 def load(path):
     """Read and check a calibration file (a bench calibration or default.json)."""
+    from host import jsonfile
+    from host.errors import UserError
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise CalibrationFileError(f"cannot read calibration {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise CalibrationFileError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+        doc = jsonfile.load(path, what="the calibration file", max_bytes=1 << 20, expect=None)
+    except UserError as exc:
+        raise CalibrationFileError(str(exc)) from None
     if not isinstance(doc, dict) or "entries" not in doc or "calibration_id" not in doc:
         raise CalibrationFileError(f"{path}: no calibration_id/entries; not a calibration file")
+    cal_id = doc["calibration_id"]
+    if isinstance(cal_id, bool) or not isinstance(cal_id, int) or not 0 <= cal_id < 2 ** 32:
+        raise CalibrationFileError(f"{path}: calibration_id must be an integer 0..2**32-1")
     fields = ("band_lo_mhz", "band_hi_mhz", "offset_cdb", "slope_e4", "temp_coef_mdb_per_c",
               "ref_temp_cdeg", "floor_cdbm", "knee_cdbm")
     entries = doc["entries"]
-    if not 1 <= len(entries) <= 16:
-        raise CalibrationFileError(f"{path}: {len(entries)} entries; the firmware holds 1..16")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= 16:
+        n = len(entries) if isinstance(entries, list) else "no list of"
+        raise CalibrationFileError(f"{path}: {n} entries; the firmware holds 1..16")
     for i, e in enumerate(entries):
-        missing = [f for f in fields if not isinstance(e.get(f), int)]
+        if not isinstance(e, dict):
+            raise CalibrationFileError(f"{path}: entries[{i}] is not an object")
+        missing = [f for f in fields if isinstance(e.get(f), bool) or not isinstance(e.get(f), int)]
         if missing:
             raise CalibrationFileError(f"{path}: entries[{i}] lacks integer {', '.join(missing)}")
         if "gain_db" in e and not (isinstance(e["gain_db"], int) and -10 <= e["gain_db"] <= 77):
@@ -171,9 +177,65 @@ def load(path):
         for f in fields[2:]:
             if not -32768 <= e[f] <= 32767:
                 raise CalibrationFileError(f"{path}: entries[{i}].{f} = {e[f]} does not fit int16")
+    bands = doc.get("bands")
+    if bands is not None:
+        if not isinstance(bands, list):
+            raise CalibrationFileError(f"{path}: bands must be a list of band fits")
+        for i, band in enumerate(bands):
+            _check_band(f"{path}: bands[{i}]", band)
     return doc
+
+
+#: Physically sensible ranges of the fitted coefficients (far wider than any real fit): a
+#: value beyond them is a broken or hand-edited file, and would give inf or nonsense powers.
+_COEFFICIENT_RANGES = {"offset_db": (-200.0, 200.0), "slope": (0.05, 20.0),
+                       "knee_dbm": (-200.0, 100.0), "smoothness": (0.01, 100.0),
+                       "noise_floor_dbm": (-250.0, 100.0), "temp_coeff_db_per_c": (-10.0, 10.0),
+                       "t_ref_c": (-100.0, 200.0)}
+
+
+def _finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(float(value))
+
+
+def _check_band(where, band):
+    """A bench band as the bench commands read it: name and edges; the coefficients and the
+    linear range, when there (upload needs only entries[]), must be usable."""
+    if not isinstance(band, dict):
+        raise CalibrationFileError(f"{where} is not an object")
+    if not isinstance(band.get("name"), str):
+        raise CalibrationFileError(f"{where}.name must be a string")
+    lo, hi = band.get("lo_hz"), band.get("hi_hz")
+    if not (_finite(lo) and _finite(hi) and 0 < lo < hi):
+        raise CalibrationFileError(f"{where}: lo_hz and hi_hz must be numbers with 0 < lo_hz < hi_hz")
+    c = band.get("coefficients", {})
+    if not isinstance(c, dict):
+        raise CalibrationFileError(f"{where}.coefficients must be an object")
+    names = [f.name for f in dataclasses.fields(response.BandResponse)]
+    required = [f.name for f in dataclasses.fields(response.BandResponse)
+                if f.default is dataclasses.MISSING]
+    bad = [k for k in c if k not in names] + [k for k in required if k not in c] + \
+        [k for k in names if k in c and not _finite(c[k])]
+    if bad and c:
+        raise CalibrationFileError(f"{where}.coefficients: {', '.join(map(str, bad))[:120]} missing, "
+                                   f"unknown or not a finite number")
+    if c and (c["slope"] <= 0 or c["smoothness"] <= 0):
+        raise CalibrationFileError(f"{where}.coefficients: slope and smoothness must be above 0")
+    for k, v in c.items():
+        lo_v, hi_v = _COEFFICIENT_RANGES.get(k, (-math.inf, math.inf))
+        if not lo_v <= v <= hi_v:
+            raise CalibrationFileError(f"{where}.coefficients.{k} = {v:g} is outside {lo_v:g}..{hi_v:g}: "
+                                       "not a receiver this bench calibrates")
+    rng = band.get("linear_range_dbm")
+    if "linear_range_dbm" in band and not (isinstance(rng, list) and len(rng) == 2 and all(map(_finite, rng))
+                                and rng[0] < rng[1]):
+        raise CalibrationFileError(f"{where}.linear_range_dbm must be [low, high] dBm")
 
 
 def band_response(band):
     """BandResponse of a band dict from a calibration file."""
+    if not band.get("coefficients"):
+        raise CalibrationFileError(f"band {band.get('name')} has no fitted coefficients: "
+                                   "calibrate it on the bench first")
     return response.BandResponse(**band["coefficients"])

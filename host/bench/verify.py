@@ -44,6 +44,9 @@ def verify(generator, handheld, doc, *, cable_loss_db, levels_dbm=None, toleranc
         raise calfile.CalibrationFileError("calibration has no bands[] (not a bench calibration)")
     plan = []
     for band in bands:
+        if "linear_range_dbm" not in band:
+            raise calfile.CalibrationFileError(f"band {band['name']} has no linear_range_dbm: "
+                                               "calibrate it on the bench first")
         freq_hz = round((band["lo_hz"] + band["hi_hz"]) / 2 / 1e5) * 1e5
         for level in (levels_dbm if levels_dbm is not None else spot_levels_dbm(band)):
             plan.append((band["name"], float(freq_hz), float(level)))

@@ -6,6 +6,7 @@ A provisioning config.json (device id, operator key) is copied when a key is giv
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -60,33 +61,67 @@ def compile_firmware(out_dir, mpy_cross=None):
     return files
 
 
+def _write_config(cfg):
+    """config.json (it holds the operator key) in a fresh private folder: 0700, file 0600."""
+    folder = Path(tempfile.mkdtemp(prefix="rfhound-key-"))
+    path = folder / "config.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(cfg, fh)
+    return path
+
+
+def _remove(path):
+    """Overwrite and delete the key file and its folder."""
+    try:
+        size = path.stat().st_size
+        with open(path, "r+b") as fh:
+            fh.write(b"\0" * size)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        pass
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
 def run(args):
-    out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="rfhound-flash-"))
-    files = compile_firmware(out_dir)
+    key = None
     if args.key_file:
         try:
             key = Path(args.key_file).read_bytes().rstrip(b"\r\n")
         except OSError as exc:
             raise UserError("key file %s: %s" % (args.key_file, exc.strerror)) from None
-        cfg = {"key_hex": key.hex()}
-        if args.device_id is not None:
-            cfg["device_id"] = args.device_id
-        cfg_path = out_dir / "config.json"
-        cfg_path.write_text(json.dumps(cfg))
-        files.append(cfg_path)
     mpremote = _tool("mpremote")
-    if mpremote is None:
+    if mpremote is None and not args.dry_run:
         raise UserError("mpremote not found: pip install mpremote")
-    cmd = [mpremote, "connect", args.port]
-    for f in files:
-        cmd += ["fs", "cp", str(f), ":" + f.name, "+"]
-    cmd += ["reset"]
-    print("compiled %d files into %s" % (len(files), out_dir))
-    if args.dry_run:
-        print(" ".join(cmd))
+    own_out = not args.out
+    out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="rfhound-flash-"))
+    cfg_path = None
+    try:
+        files = compile_firmware(out_dir)
+        print("compiled %d files into %s" % (len(files), out_dir))
+        if key is not None:
+            cfg = {"key_hex": key.hex()}
+            if args.device_id is not None:
+                cfg["device_id"] = args.device_id
+            # Never beside the compiled files (which --out keeps): a private folder, removed
+            # as soon as mpremote has copied it.
+            cfg_path = _write_config(cfg)
+            files.append(cfg_path)
+        cmd = [mpremote or "mpremote", "connect", args.port]
+        for f in files:
+            cmd += ["fs", "cp", str(f), ":" + f.name, "+"]
+        cmd += ["reset"]
+        if args.dry_run:
+            print(" ".join(cmd))
+            return 0
+        proc = subprocess.run(cmd)
+        if proc.returncode != 0:
+            raise UserError("mpremote could not copy to port %s (exit %d): is the board connected "
+                            "and not held by another program?" % (args.port, proc.returncode))
         return 0
-    proc = subprocess.run(cmd)
-    if proc.returncode != 0:
-        raise UserError("mpremote could not copy to port %s (exit %d): is the board connected "
-                        "and not held by another program?" % (args.port, proc.returncode))
-    return 0
+    finally:
+        if cfg_path is not None:
+            _remove(cfg_path)
+        if own_out:
+            shutil.rmtree(out_dir, ignore_errors=True)

@@ -7,7 +7,6 @@ one, from the downlink's envelope.  GSM reports burst power: the useful part of 
 strongest timeslot, not the average over the TDMA frame's eight.
 """
 
-import json
 
 from host.errors import UserError
 
@@ -175,13 +174,8 @@ def _blocks(chunks, block_len):
 
 
 def _load_calibration(path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read calibration ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    from host import jsonfile
+    return jsonfile.load(path, what="the calibration file", max_bytes=1 << 20)
 
 
 def run(args):
@@ -205,6 +199,11 @@ def run(args):
     live = None
     try:
         if args.sigmf:
+            meta = sources.meta_path(args.sigmf)
+            if meta.exists():
+                # The SigMF library parses it again; this read refuses a hostile file first.
+                from host import jsonfile
+                jsonfile.load(meta, what="the SigMF metadata", max_bytes=16 << 20)
             info = sources.sigmf_info(args.sigmf)
             fs, center_hz = info["fs"], info["center_hz"]
             gain_db = args.gain_db if args.gain_db is not None else info["gain_db"]

@@ -3,7 +3,7 @@
 The signed format and the checks are firmware/tasking.py, the same code the handheld runs.
 """
 
-import json
+import os
 import time
 from pathlib import Path
 
@@ -64,9 +64,23 @@ def _fill(body, args):
     if args.valid_from is not None:
         body["not_before"] = args.valid_from
     body.setdefault("not_before", now)
-    body.setdefault("not_after", int(body["not_before"] + args.valid_hours * 3600))
+    if "not_after" not in body:
+        nb = body["not_before"]
+        if isinstance(nb, bool) or not isinstance(nb, int):
+            raise UserError("%s: not_before must be an integer (Unix seconds)" % args.tasking)
+        body["not_after"] = int(nb + args.valid_hours * 3600)
     body.setdefault("issued_at", now)
-    for i, t in enumerate(body.get("targets") or []):
+    targets = body.get("targets")
+    # (validate() says what is wrong with a targets that is not a list)
+    for i, t in enumerate(targets if isinstance(targets, list) else []):
+        if isinstance(t, dict) and t.get("imsi") is not None:
+            # The door for IMSIs: 14-15 digits (an integer or padded string is normalised),
+            # anything else refused here, before a file is written.
+            from host.privacy import normalise_imsi
+            try:
+                t["imsi"] = normalise_imsi(t["imsi"])
+            except ValueError as exc:
+                raise UserError("%s: target %d: %s" % (args.tasking, i, exc)) from None
         if isinstance(t, dict) and isinstance(t.get("rat"), str):
             _fill_air(t, i, args)
         if isinstance(t, dict) and "uplink_hz" not in t and isinstance(t.get("rat"), str):
@@ -105,12 +119,18 @@ def _fill_air(t, i, args):
                        d["dl_symbols"], d["ul_slots"], d["ul_symbols"]]
 
 
+def _utc(unix_s):
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(unix_s))
+    except (OverflowError, OSError, ValueError):
+        return "%d s" % unix_s
+
+
 def _summary(body):
     from host.privacy import mask_imsi
     lines = ["tasking %d from %s, valid %s .. %s UTC, %d targets" % (
-        body["serial"], body["issuer"],
-        time.strftime("%Y-%m-%d %H:%M", time.gmtime(body["not_before"])),
-        time.strftime("%Y-%m-%d %H:%M", time.gmtime(body["not_after"])), len(body["targets"]))]
+        body["serial"], body["issuer"], _utc(body["not_before"]), _utc(body["not_after"]),
+        len(body["targets"]))]
     for i, t in enumerate(body["targets"]):
         imsi = mask_imsi(t["imsi"]) if t.get("imsi") else "-"
         lines.append("  %3d  %-20s %-4s ch %-7d %10.3f MHz  %s" % (
@@ -118,25 +138,31 @@ def _summary(body):
     return "\n".join(lines)
 
 
+def _write_private(path, data):
+    """Write a signed tasking (it holds full IMSIs) readable by its owner only (0600)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise UserError("%s: cannot write the signed tasking (%s)" % (path, exc.strerror)) from None
+
+
 def run(args):
     from firmware import tasking as T
     key = _key(args)
     if args.action == "sign":
-        try:
-            body = json.loads(Path(args.tasking).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UserError("%s: %s" % (args.tasking, exc.strerror)) from None
-        except ValueError as exc:
-            raise UserError("%s: not valid JSON (%s)" % (args.tasking, exc)) from None
-        if not isinstance(body, dict):
-            raise UserError("%s: the tasking must be a JSON object" % args.tasking)
+        from host import jsonfile
+        body = jsonfile.load(args.tasking, what="the tasking", max_bytes=1 << 20)
         body = _fill(body, args)
         try:
             T.validate(body)
         except T.TaskingError as exc:
             raise UserError("%s: %s" % (args.tasking, exc.detail)) from None
-        Path(args.out).write_bytes(T.sign(key, body))
-        print(_summary(body))
+        summary = _summary(body)
+        _write_private(args.out, T.sign(key, body))
+        print(summary)
         print("signed -> %s" % args.out)
         return 0
     try:

@@ -47,7 +47,8 @@ def mask_imsis(value):
     Nested dicts and lists are walked; strings already masked pass unchanged.
     """
     if isinstance(value, dict):
-        return {k: (mask_imsi(v) if _is_imsi_key(k) and isinstance(v, str) and v.isdigit()
+        # Whatever the value (an integer, a padded or short string): never in clear.
+        return {k: (mask_imsi(v) if _is_imsi_key(k) and isinstance(v, (str, int, float))
                     else mask_imsis(v))
                 for k, v in value.items()}
     if isinstance(value, list):

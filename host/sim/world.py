@@ -6,7 +6,6 @@ the field (``buildings[2].floors``), so a typo never surfaces as a traceback dee
 inside the simulation.  ``docs/simulator.md`` describes the format.
 """
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,9 @@ import numpy as np
 
 from dsp import bands
 from dsp.antenna import DEFAULT_ANTENNA, available_antennas
+from host import jsonfile
 from host.errors import UserError
+from host.privacy import normalise_imsi
 from host.sim.geometry import StreetNetwork, distance_to_polygon_m, polygon_area_m2, polygon_contains
 
 WORLDS_DIR = Path(__file__).with_name("worlds")
@@ -172,10 +173,15 @@ def load_world(name_or_path=DEFAULT_WORLD):
     """
     path = resolve_world(name_or_path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise WorldError("world file %s:%d:%d: not valid JSON: %s" % (path, e.lineno, e.colno, e.msg))
+        doc = jsonfile.load(path, what="the world file", where="world file %s" % path, expect=None)
+    except UserError as e:
+        raise WorldError(str(e)) from None
     return _Checker(path).world(doc)
+
+
+def _hashable(value):
+    # A list or object where an id belongs would make `in` raise TypeError.
+    return not isinstance(value, (list, dict))
 
 
 class _Checker:
@@ -316,7 +322,7 @@ class _Checker:
             if not isinstance(e, list) or len(e) != 2 or e[0] == e[1]:
                 self.fail("streets.edges[%d]" % i, "must be a pair of two different node ids, got %r" % (e,))
             for n in e:
-                if n not in pts:
+                if not _hashable(n) or n not in pts:
                     self.fail("streets.edges[%d]" % i, "unknown node %r" % (n,))
         return StreetNetwork(pts, edges)
 
@@ -324,7 +330,7 @@ class _Checker:
         if not isinstance(doc, list):
             self.fail("route", "must be a list of street node ids")
         for i, n in enumerate(doc):
-            if n not in streets.nodes_m:
+            if not _hashable(n) or n not in streets.nodes_m:
                 self.fail("route[%d]" % i, "unknown street node %r" % (n,))
         return doc
 
@@ -339,7 +345,7 @@ class _Checker:
                                        "or none (then the seed places the rack)")
             return Rack(n_sims, None, None, None, None)
         by_id = {b.id: b for b in buildings}
-        if bid not in by_id:
+        if not _hashable(bid) or bid not in by_id:
             self.fail(w + "building", "unknown building %r" % (bid,))
         b = by_id[bid]
         floor = self.integer(r, "floor", w, lo=0, hi=b.floors - 1)
@@ -356,9 +362,10 @@ class _Checker:
         for i, t in enumerate(doc):
             w = "targets[%d]." % i
             self.obj(t, w[:-1])
-            imsi = self.string(t, "imsi", w)
-            if not imsi.isdigit() or not 6 <= len(imsi) <= 15:
-                self.fail(w + "imsi", "must be 6 to 15 digits")
+            try:
+                imsi = normalise_imsi(self.get(t, "imsi", w))
+            except ValueError as e:
+                self.fail(w + "imsi", str(e))
             rat = self.string(t, "rat", w, default="gsm", choices=bands.RATS)
             channel = self.integer(t, "channel", w, lo=0)
             try:
@@ -392,7 +399,7 @@ class _Checker:
         w = "officer."
         d = OfficerSpec(start="")
         start = self.string(o, "start", w)
-        if start not in streets.nodes_m:
+        if not _hashable(start) or start not in streets.nodes_m:
             self.fail(w + "start", "unknown street node %r" % start)
         return OfficerSpec(
             start=start,

@@ -65,6 +65,8 @@ class BusServer:
             pass
         if self._conn is not None:
             try:
+                # shutdown, not only close: the session's makefile keeps the socket open.
+                self._conn.shutdown(socket.SHUT_RDWR)
                 self._conn.close()
             except OSError:
                 pass

@@ -11,6 +11,7 @@ import os
 import runpy
 import select
 import sys
+import calendar
 import time
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _install_time():
     time.ticks_diff = ticks_diff
     time.sleep_ms = lambda ms: time.sleep(ms / 1000.0)
     time.sleep_us = lambda us: time.sleep(us / 1e6)
+    # MicroPython's mktime takes an 8-tuple and knows no time zones: UTC, as on the board.
+    time.mktime = lambda t: calendar.timegm(tuple(t)[:6])
 
 
 _native_poll = select.poll

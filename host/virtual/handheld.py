@@ -20,9 +20,11 @@ optionally now_s() (the environment's clock; default: wall-clock seconds since s
 """
 
 import ast
+import ctypes
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,44 @@ MPY_DIR = Path(__file__).resolve().parent / "mpy"
 CPY_DIR = Path(__file__).resolve().parent / "cpy"
 RESET_EXIT_STATUS = 75  # the fake machine.reset() exits with this
 _PWRON, _HARD, _WDT = 1, 2, 3
+
+
+_PR_SET_PDEATHSIG = 1
+# A helper that outlives a killed host just long enough to delete the handheld's flash folder
+# (operator key in config.json, full IMSIs in tasking.rft): its stdin is a pipe from the
+# host, which reaches EOF however the host ends, SIGKILL included.
+_REAPER = ("import shutil, sys\n"
+           "sys.stdin.buffer.read()\n"
+           "shutil.rmtree(sys.argv[1], ignore_errors=True)\n")
+
+
+def _prctl():
+    # Resolved in the parent: a forked child of a threaded process must not dlopen.
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
+def _die_with_parent(parent_pid):
+    """preexec_fn: the child gets SIGKILL when the thread that started it ends (Linux
+    PR_SET_PDEATHSIG), so a killed host never leaves a firmware process running."""
+    def setup():
+        if _PRCTL is not None:
+            _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+    return setup
+
+
+def _write_private(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
 
 
 def board_table(firmware_dir=FIRMWARE_DIR):
@@ -60,7 +100,7 @@ def micropython_binary():
 
 
 class VirtualHandheld:
-    def __init__(self, env, *, key=b"operator-key", device_id=0x52460001, heap_kb=192,
+    def __init__(self, env, *, key=b"operator-key", device_id=0x52460001, heap_kb=256,
                  runtime="micropython", rssi_model=None, config=None, state_dir=None,
                  firmware_dir=None, seed=1):
         if runtime not in ("micropython", "cpython"):
@@ -73,7 +113,11 @@ class VirtualHandheld:
         self.firmware_dir = Path(firmware_dir or FIRMWARE_DIR)
         self.config = dict(config or {})
         self._own_state = state_dir is None
+        # mkdtemp makes the folder 0700; the files in it are 0600 (the firmware runs with
+        # umask 077), and an own folder is deleted at stop() or, if the host is killed, by
+        # the reaper.
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="rfhound-hh-"))
+        self._reaper = None
         if isinstance(rssi_model, dict):
             rssi_model = chips.RssiResponse(**rssi_model)
         self.battery_v = 3.9
@@ -140,7 +184,11 @@ class VirtualHandheld:
         """Start the firmware; return the pty path of its USB port."""
         cfg = {"device_id": self.device_id, "key_hex": self.key.hex()}
         cfg.update(self.config)
-        (self.state_dir / "config.json").write_text(json.dumps(cfg))
+        if self._own_state and self._reaper is None:
+            self._reaper = subprocess.Popen([sys.executable, "-c", _REAPER, str(self.state_dir)],
+                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, start_new_session=True)
+        _write_private(self.state_dir / "config.json", json.dumps(cfg))
         self._master, self._slave = os.openpty()
         # Raw both ways before anything flows: no echo, no CR/LF translation of frame bytes.
         tty.setraw(self._master)
@@ -173,11 +221,13 @@ class VirtualHandheld:
         if pps is not None:
             env["RFHOUND_PPS_PIN"] = str(pps)
         env["MICROPYPATH"] = "%s:%s" % (MPY_DIR, self.firmware_dir)
-        self._stderr = open(self.state_dir / "stderr.log", "ab")
+        self._stderr = open(os.open(self.state_dir / "stderr.log",
+                                    os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self._last_feed = time.monotonic()
         self._proc = subprocess.Popen(self._command(), stdin=self._master, stdout=self._master,
                                       stderr=self._stderr, cwd=str(self.state_dir), env=env,
-                                      close_fds=True)
+                                      close_fds=True, umask=0o077,
+                                      preexec_fn=_die_with_parent(os.getpid()))
 
     def _watch(self):
         while not self._stop.wait(0.05):
@@ -219,6 +269,10 @@ class VirtualHandheld:
         self._master = self._slave = None
         if self._own_state:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self._reaper is not None:
+            self._reaper.stdin.close()
+            self._reaper.wait()
+            self._reaper = None
 
     def stderr_text(self):
         """What the firmware printed to stderr (tracebacks), for test failure messages."""

@@ -311,15 +311,39 @@ class WDT:
         _conn.send(OP_WDT, 0, 0, self._timeout & 0xFFFF, None, 0)
 
 
+_RTC_FILE = "rtc_offset_s"  # in the firmware's working directory: the RTC outlives a reset
+
+
+def _rtc_offset_s():
+    try:
+        with open(_RTC_FILE) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
+
+
+def _timegm(y, mo, d, hh, mm, ss):
+    # MicroPython's mktime is UTC; CPython's is local time.
+    import time
+    if _MPY:
+        return time.mktime((y, mo, d, hh, mm, ss, 0, 0))
+    import calendar
+    return calendar.timegm((y, mo, d, hh, mm, ss))
+
+
 class RTC:
-    """The host's clock is already right: setting it is accepted and ignored."""
+    """A battery-backed RTC: starts at the host's UTC clock, keeps any time it is set to
+    (as an offset from the host clock, kept in a file so a reset does not lose it)."""
 
     def datetime(self, dt=None):
+        import time
         if dt is None:
-            import time
-            t = time.gmtime()
+            t = time.gmtime(int(time.time()) + _rtc_offset_s())
             return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
         self.last_set = dt
+        offset = _timegm(dt[0], dt[1], dt[2], dt[4], dt[5], dt[6]) - int(time.time())
+        with open(_RTC_FILE, "w") as f:
+            f.write(str(offset))
         return None
 
 

@@ -7,8 +7,7 @@ import ad9363
 from lis3mdl import Lis3mdl
 from lsm6dsox import Lsm6dsox
 from heading import Compass
-from calibration import Calibration
-import main
+from calibration import Calibration, DEFAULT_CALIBRATION
 
 
 def measurement_parts():
@@ -24,5 +23,5 @@ def measurement_parts():
     imu = Lsm6dsox(i2c)
     imu.init()
     cal = Calibration()
-    cal.load(main.DEFAULT_CALIBRATION)
+    cal.load(DEFAULT_CALIBRATION)
     return spi, radio, Compass(mag, imu), cal
