@@ -124,7 +124,8 @@ def main(argv=None):
                     archived_at[(env.session_id, env.record_id)] = (now, env.sent_s,
                                                                     env.record.get("rx_time_s"))
 
-        centre = OpsCentre(BrokerConfig("127.0.0.1", broker.port, username="ops", password=PASSWORD),
+        centre = OpsCentre(BrokerConfig("127.0.0.1", broker.port, username="ops", password=PASSWORD,
+                                        allow_insecure=True),
                            work / "archive", on_record=on_record).start(timeout_s=10)
 
         # Phase 1: upload finished sessions, alternating with the bare reference in

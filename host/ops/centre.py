@@ -3,17 +3,29 @@
 It subscribes to ``rfhound/v1/+/+/+`` with QoS 1 on a persistent MQTT session, so
 records published while it is away are queued for it by the broker. A message is
 acknowledged (PUBACK) only after it is committed to the archive, and shown on the
-board only then; a malformed one is logged, counted, acknowledged and skipped.
+board only then; then the centre publishes its own receipt for it to the team
+(``rfhound/receipts/v1/<team>/<session_id>``), which is what lets the relay forget it.
+A message outside the schema is written to the dead-letter file, acknowledged
+and skipped: no payload can stop the centre.
+
+The client id under which the broker keeps the centre's queue is a secret made
+at the first start and kept in the archive (``_centre/client-id``, mode 0600): a
+team account that knew it could take the queue over.
 """
 
+import collections
 import logging
+import os
+import secrets
 import threading
 import time
+from pathlib import Path
 
 from host.errors import UserError
 from host.ops import envelope, topics
 from host.ops.archive import Archive
 from host.ops.broker import FailureNotes, make_client
+from host.ops.deadletter import DeadLetters
 from host.ops.hunts import HuntBoard
 
 log = logging.getLogger("rfhound.ops.centre")
@@ -23,6 +35,30 @@ log = logging.getLogger("rfhound.ops.centre")
 # 4000 records/s on a laptop.
 FLUSH_S = 0.02
 BATCH_MAX = 500
+# The centre's own files live beside the team folders under a name no team can
+# have (a team name starts with a letter or digit).
+STATE_DIR = "_centre"
+CLIENT_ID_FILE = "client-id"
+DEAD_LETTER_FILE = "dead-letters.jsonl"
+
+
+def centre_client_id(archive_dir):
+    """The centre's secret MQTT client id: read from the archive, or made there (0600) at first use."""
+    state = Path(archive_dir) / STATE_DIR
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = state / CLIENT_ID_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        client_id = path.read_text(encoding="ascii", errors="replace").strip()
+        if not client_id or len(client_id) > 128 or not client_id.isprintable():
+            raise UserError(f"{path}: not a client id; delete it to make a new one (the broker's queue "
+                            "for the old id is then lost: start the new centre before the teams publish)")
+        return client_id
+    client_id = "rfhound-ops-" + secrets.token_hex(16)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(client_id + "\n")
+    return client_id
 
 
 class OpsCentre(FailureNotes):
@@ -32,22 +68,26 @@ class OpsCentre(FailureNotes):
     ----------
     config : host.ops.options.BrokerConfig
     archive_dir : path-like
-    client_id : str
-        Fixed MQTT client id: the broker keeps this centre's queue under it.
+    client_id : str, optional
+        MQTT client id: the broker keeps this centre's queue under it. Default:
+        the secret kept in the archive (`centre_client_id`).
     on_record : callable, optional
         ``on_record(envelope, new)`` after each archived message (paho's thread).
     """
 
     _log = log
 
-    def __init__(self, config, archive_dir, *, client_id="rfhound-ops", on_record=None):
+    def __init__(self, config, archive_dir, *, client_id=None, on_record=None):
         self.config = config
         self.archive = Archive(archive_dir)
+        self.client_id = client_id or centre_client_id(archive_dir)
+        self.dead_letters = DeadLetters(self.archive.root / STATE_DIR / DEAD_LETTER_FILE)
         self.board = HuntBoard()
         self.on_record = on_record
-        # stored / duplicates count session records; meta counts metadata messages.
+        # stored / duplicates count session records; meta counts metadata messages;
+        # malformed ones went to the dead-letter file; receipts were published.
         self.stats = {"received": 0, "stored": 0, "duplicates": 0, "meta": 0, "malformed": 0,
-                      "connects": 0}
+                      "receipts": 0, "connects": 0}
         self.subscribed = threading.Event()
         self.fatal = None
         self._closing = False
@@ -59,7 +99,7 @@ class OpsCentre(FailureNotes):
         self._stop_flush = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="rfhound-ops-flush", daemon=True)
         self._failed = threading.Event()
-        self.client = make_client(config, client_id)
+        self.client = make_client(config, self.client_id)
         # Acknowledge only after the archive commit: a crash in between means the
         # broker re-delivers, never that a record is lost.
         self.client.manual_ack_set(True)
@@ -68,6 +108,8 @@ class OpsCentre(FailureNotes):
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
+        self.client.on_publish = self._on_publish
+        self._receipts_refused = False
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -92,6 +134,14 @@ class OpsCentre(FailureNotes):
             return
         log.info("subscribed to %s", topics.SUBSCRIPTION)
         self.subscribed.set()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        if reason_code.is_failure and not self._receipts_refused:
+            # Not fatal: the archive still fills, but every relay keeps re-sending.
+            self._receipts_refused = True
+            log.error("broker %s refuses the centre's receipts (%s): relays keep every record and re-send "
+                      "it; grant the centre 'topic write %s/#' (docs/ops.md)", self.config.url, reason_code,
+                      topics.RECEIPT_ROOT)
 
     def _on_connect_fail(self, client, userdata):
         text = self._connect_failed()
@@ -118,7 +168,14 @@ class OpsCentre(FailureNotes):
                 new = self.archive.store(env)
             except envelope.MalformedPayload as exc:
                 self.stats["malformed"] += 1
-                log.warning("skipped malformed message on %r: %s", topic, exc)
+                log.warning("skipped malformed message on %r: %s; kept in %s", topic, exc,
+                            self.dead_letters.path)
+                try:
+                    self.dead_letters.add(topic if topic is not None else message._topic,
+                                          message.payload, str(exc), time.time())
+                except Exception as dead_exc:
+                    self._archive_failed(dead_exc)
+                    return
                 env, new = None, False
             except Exception as exc:
                 self._archive_failed(exc)
@@ -138,22 +195,34 @@ class OpsCentre(FailureNotes):
             return
         try:
             self.archive.commit()
+            self.dead_letters.flush()
         except Exception as exc:
             self._archive_failed(exc)
             return
         now_s = time.time()
+        receipts = collections.defaultdict(lambda: [[], None])   # (team, sid) -> [ids, meta sent_s]
         for mid, qos, env, new in self._pending:
             self.client.ack(mid, qos)
             if env is None:
                 continue
+            receipt = receipts[env.team, env.session_id]
             if env.kind == topics.META_KIND:
                 self.stats["meta"] += 1
+                receipt[1] = max(receipt[1] or env.sent_s, env.sent_s)
             else:
                 self.stats["stored" if new else "duplicates"] += 1
-            self.board.update(env, now_s, new=new)
+                receipt[0].append(env.record_id)
+            self.board.update(env, now_s, new=new,
+                              missing=self.archive.missing(env.team, env.session_id))
             if self.on_record is not None:
                 self.on_record(env, new)
         self._pending.clear()
+        # Duplicates are confirmed too: a relay re-sends exactly the records whose
+        # receipt it never saw.
+        for (team, session_id), (ids, meta_sent_s) in receipts.items():
+            self.client.publish(topics.receipt_topic(team, session_id),
+                                envelope.encode_receipt(session_id, ids, meta_sent_s, now_s), qos=1)
+            self.stats["receipts"] += 1
 
     def _archive_failed(self, exc):
         # Not the senders' fault (disk full, archive file damaged): nothing more is
@@ -204,6 +273,7 @@ class OpsCentre(FailureNotes):
             # never, so the broker delivers them again and they are dropped as duplicates.
             self._flush_locked()
             self.archive.close()
+            self.dead_letters.close()
 
 
 def _topic(message):

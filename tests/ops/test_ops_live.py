@@ -243,7 +243,8 @@ def test_a_topic_the_acl_forbids_is_refused_and_stays_unsent(tmp_path, kit):
     from host.ops.localbroker import LocalMosquitto
 
     # The ACL of docs/ops.md: the centre reads everything, a team writes only its own topics.
-    acl = ["user ops", "topic read rfhound/v1/#", "", "pattern write rfhound/v1/%u/#"]
+    acl = ["user ops", "topic read rfhound/v1/#", "topic write rfhound/receipts/v1/#", "",
+           "pattern write rfhound/v1/%u/#", "pattern read rfhound/receipts/v1/%u/#"]
     path = tmp_path / "north.sqlite"
     sid = _record_session(kit, path, "north", 50, 6)
     with LocalMosquitto(tmp_path / "broker", kit.users, acl=acl) as broker:
