@@ -55,3 +55,25 @@ def test_ops_without_a_broker_says_so(tmp_path):
                 "--headless", "--connect-timeout", "1")
     assert proc.returncode == 2
     assert "not reachable within" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv, why", [
+    (("relay", "--broker", "mqtt://127.0.0.1:1", "--team", "north", "--username", "north", "S"), "is plain TCP"),
+    (("relay", "--broker", "mqtts://127.0.0.1:1", "--team", "north", "S"), "would be used anonymously"),
+    (("ops", "--broker", "mqtt://127.0.0.1:1", "--username", "ops", "--archive", "A", "--headless"),
+     "is plain TCP"),
+    (("ops", "--broker", "mqtts://127.0.0.1:1", "--archive", "A", "--headless"), "would be used anonymously"),
+])
+def test_plain_or_anonymous_brokers_are_refused_in_one_line(argv, why, monkeypatch):
+    monkeypatch.delenv("RFHOUND_MQTT_PASSWORD", raising=False)
+    proc = _run(*argv)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and why in proc.stderr and "--allow-insecure" in proc.stderr
+    assert proc.stderr.startswith(f"rfhound {argv[0]}: error: broker mqtt")
+
+
+def test_ops_gaps_needs_an_archive_directory(tmp_path):
+    proc = _run("ops", "--archive", tmp_path / "none", "--gaps")
+    assert proc.returncode == 2 and "no such directory" in proc.stderr and proc.stderr.count("\n") == 1
+    proc = _run("ops", "--archive", tmp_path, "--headless")
+    assert proc.returncode == 2 and "--broker URL is required" in proc.stderr
