@@ -73,17 +73,21 @@ class OpsCentre(FailureNotes):
         the secret kept in the archive (`centre_client_id`).
     on_record : callable, optional
         ``on_record(envelope, new)`` after each archived message (paho's thread).
+    receipts : bool
+        Publish receipts (default). Off only for ``bench/ops_throughput.py``'s
+        comparison with relays that count a broker PUBACK as delivery.
     """
 
     _log = log
 
-    def __init__(self, config, archive_dir, *, client_id=None, on_record=None):
+    def __init__(self, config, archive_dir, *, client_id=None, on_record=None, receipts=True):
         self.config = config
         self.archive = Archive(archive_dir)
         self.client_id = client_id or centre_client_id(archive_dir)
         self.dead_letters = DeadLetters(self.archive.root / STATE_DIR / DEAD_LETTER_FILE)
         self.board = HuntBoard()
         self.on_record = on_record
+        self.receipts = receipts
         # stored / duplicates count session records; meta counts metadata messages;
         # malformed ones went to the dead-letter file; receipts were published.
         self.stats = {"received": 0, "stored": 0, "duplicates": 0, "meta": 0, "malformed": 0,
@@ -219,7 +223,7 @@ class OpsCentre(FailureNotes):
         self._pending.clear()
         # Duplicates are confirmed too: a relay re-sends exactly the records whose
         # receipt it never saw.
-        for (team, session_id), (ids, meta_sent_s) in receipts.items():
+        for (team, session_id), (ids, meta_sent_s) in (receipts.items() if self.receipts else ()):
             self.client.publish(topics.receipt_topic(team, session_id),
                                 envelope.encode_receipt(session_id, ids, meta_sent_s, now_s), qos=1)
             self.stats["receipts"] += 1

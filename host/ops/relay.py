@@ -60,12 +60,16 @@ class Relay(FailureNotes):
     receipt_wait_s : float
         With ``once``: how long to wait for outstanding receipts after the last
         record is acknowledged by the broker.
+    confirm_on_puback : bool
+        The behaviour before receipts: the broker's PUBACK marks a record sent.
+        For ``bench/ops_throughput.py``'s comparison only; a PUBACK does not
+        survive a broker killed before it saved its queue.
     """
 
     _log = log
 
     def __init__(self, session_path, config, team, *, poll_s=0.05, receipt_timeout_s=RECEIPT_TIMEOUT_S,
-                 receipt_wait_s=RECEIPT_WAIT_S):
+                 receipt_wait_s=RECEIPT_WAIT_S, confirm_on_puback=False):
         self.team = topics.check_team(team)
         self.config = config
         self.outbox = Outbox(session_path)
@@ -74,6 +78,7 @@ class Relay(FailureNotes):
         self.poll_s = poll_s
         self.receipt_timeout_s = receipt_timeout_s
         self.receipt_wait_s = receipt_wait_s
+        self.confirm_on_puback = confirm_on_puback
         self.receipt_topic = topics.receipt_topic(self.team, self.session_id)
         self.stats = {"published": 0, "acked": 0, "refused": 0, "receipted": 0, "resent": 0,
                       "unsendable": 0, "bad_receipts": 0, "connects": 0}
@@ -227,6 +232,7 @@ class Relay(FailureNotes):
             self._drain_receipts()
 
     def _drain_acks(self):
+        confirmed = []
         while True:
             try:
                 mid, reason = self._acks.get_nowait()
@@ -248,6 +254,14 @@ class Relay(FailureNotes):
                         "gives this user (often the user name itself)")
             else:
                 self.stats["acked"] += 1
+                if self.confirm_on_puback:
+                    if record_id == META_RECORD_ID:
+                        self._meta_pending = None
+                    elif self._awaiting.pop(record_id, None) is not None:
+                        confirmed.append(record_id)
+        if confirmed:
+            self.marks.put(confirmed)
+            self.stats["receipted"] += len(confirmed)
 
     def _drain_receipts(self):
         confirmed = []
