@@ -18,13 +18,14 @@ def add_arguments(parser):
     parser.add_argument("--team", required=True, help="team name, used in the topic and client id")
     parser.add_argument("--once", action="store_true",
                         help="exit once every record in the file is confirmed by the operations centre, "
-                             "or --receipt-wait seconds after the broker has them all "
+                             "or after --receipt-wait seconds connected without a new receipt "
                              "(default: follow the file until Ctrl-C or SIGTERM)")
     parser.add_argument("--receipt-timeout", type=float, default=10.0, metavar="S",
                         help="publish a record again if the centre's receipt has not come after S seconds "
                              "(doubling per attempt up to 300 s; default 10)")
     parser.add_argument("--receipt-wait", type=float, default=30.0, metavar="S",
-                        help="with --once: wait up to S seconds for the centre's receipts (default 30)")
+                        help="with --once: give up after S seconds connected without a new receipt; the "
+                             "unconfirmed records stay in the outbox (default 30)")
     parser.add_argument("session", help="session file (.sqlite), possibly still being recorded")
 
 

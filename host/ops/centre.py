@@ -35,6 +35,11 @@ log = logging.getLogger("rfhound.ops.centre")
 # 4000 records/s on a laptop.
 FLUSH_S = 0.02
 BATCH_MAX = 500
+# Links that drop within QUICK_DROP_S of connecting, after the centre published
+# receipts on them, this many times in a row: the broker refuses the receipts
+# (Mosquitto 2.0 closes the connection of a client publishing where its ACL forbids).
+QUICK_DROP_S = 5.0
+QUICK_DROPS_MAX = 3
 # The centre's own files live beside the team folders under a name no team can
 # have (a team name starts with a letter or digit).
 STATE_DIR = "_centre"
@@ -112,8 +117,10 @@ class OpsCentre(FailureNotes):
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        self.client.on_publish = self._on_publish
         self._receipts_refused = False
+        self._connected_at = 0.0
+        self._receipts_this_link = 0
+        self._quick_drops = 0
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -122,7 +129,16 @@ class OpsCentre(FailureNotes):
                 self.fatal = message
                 self._failed.set()
             return
+        if self.stats["connects"] and not flags.session_present:
+            # Mosquitto 2.0 says nothing to the client whose session another
+            # connection with the same id took; this is where it shows.
+            log.error("broker %s kept no session for this centre's client id: a broker restart without "
+                      "persistence, or another client used the id (keep %s secret); the records queued for "
+                      "the centre are gone from the broker, the relays send them again for want of receipts",
+                      self.config.url, self.archive.root / STATE_DIR / CLIENT_ID_FILE)
         self.stats["connects"] += 1
+        self._connected_at = time.monotonic()
+        self._receipts_this_link = 0
         self._ever_connected = True
         self._last_failure = None
         log.info("connected to %s (session present: %s)", self.config.url, flags.session_present)
@@ -139,14 +155,6 @@ class OpsCentre(FailureNotes):
         log.info("subscribed to %s", topics.SUBSCRIPTION)
         self.subscribed.set()
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties):
-        if reason_code.is_failure and not self._receipts_refused:
-            # Not fatal: the archive still fills, but every relay keeps re-sending.
-            self._receipts_refused = True
-            log.error("broker %s refuses the centre's receipts (%s): relays keep every record and re-send "
-                      "it; grant the centre 'topic write %s/#' (docs/ops.md)", self.config.url, reason_code,
-                      topics.RECEIPT_ROOT)
-
     def _on_connect_fail(self, client, userdata):
         text = self._connect_failed()
         if text is not None:
@@ -155,6 +163,21 @@ class OpsCentre(FailureNotes):
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._early_disconnect(reason_code)
+        if self._closing:
+            pass
+        elif self._receipts_this_link and time.monotonic() - self._connected_at < QUICK_DROP_S:
+            self._quick_drops += 1
+            if self._quick_drops >= QUICK_DROPS_MAX and not self._receipts_refused:
+                # Without receipts the archive still fills; relays re-send with back-off.
+                self._receipts_refused = True
+                log.error("broker %s dropped the centre %d times in a row right after it sent receipts: "
+                          "its ACL probably refuses them; no more receipts this run, so relays keep every "
+                          "record and re-send it with back-off; grant the centre 'topic write %s/#' "
+                          "(docs/ops.md) and restart it", self.config.url, self._quick_drops,
+                          topics.RECEIPT_ROOT)
+        else:
+            self._quick_drops = 0
+
         if self.subscribed.is_set() and not self._closing:
             log.warning("link to %s lost (%s); reconnecting", self.config.url, reason_code)
         self.subscribed.clear()
@@ -223,10 +246,14 @@ class OpsCentre(FailureNotes):
         self._pending.clear()
         # Duplicates are confirmed too: a relay re-sends exactly the records whose
         # receipt it never saw.
-        for (team, session_id), (ids, meta_sent_s) in (receipts.items() if self.receipts else ()):
+        send = self.receipts and not self._receipts_refused
+        for (team, session_id), (ids, meta_sent_s) in (receipts.items() if send else ()):
+            # QoS 0: a lost receipt costs one re-send, which is receipted again, while a
+            # QoS 1 one would queue at the broker for relays that finished long ago.
             self.client.publish(topics.receipt_topic(team, session_id),
-                                envelope.encode_receipt(session_id, ids, meta_sent_s, now_s), qos=1)
+                                envelope.encode_receipt(session_id, ids, meta_sent_s, now_s), qos=0)
             self.stats["receipts"] += 1
+            self._receipts_this_link += 1
 
     def _archive_failed(self, exc):
         # Not the senders' fault (disk full, archive file damaged): nothing more is

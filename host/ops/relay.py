@@ -92,6 +92,7 @@ class Relay(FailureNotes):
         self._last_meta = None
         self._meta_pending = None             # [first sent_s of this snapshot, due, attempts]
         self._fatal = None
+        self._receipts_refused = None         # (monotonic time, one-line reason)
         self._closing = False
         self._ever_connected = False
         self._last_failure = None
@@ -121,9 +122,12 @@ class Relay(FailureNotes):
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
         if any(rc.is_failure for rc in reason_codes):
-            self._fatal = (f"broker {self.config.url} does not let user {self.config.username!r} read the "
-                           f"centre's receipts on {self.receipt_topic} ({reason_codes[0]}); without them no "
-                           "record is ever confirmed: grant 'pattern read rfhound/receipts/v1/%u/#' (docs/ops.md)")
+            # Raised by run() once the first PUBACKs are in: a user publishing for
+            # the wrong team hears about that, the more likely mistake, first.
+            text = (f"broker {self.config.url} does not let user {self.config.username!r} read the "
+                    f"centre's receipts on {self.receipt_topic} ({reason_codes[0]}); without them no "
+                    "record is ever confirmed: grant 'pattern read rfhound/receipts/v1/%u/#' (docs/ops.md)")
+            self._receipts_refused = (time.monotonic(), text)
 
     def _on_message(self, client, userdata, message):
         if message.topic == self.receipt_topic:
@@ -297,8 +301,8 @@ class Relay(FailureNotes):
 
         Returns the stats dict. A broker that refuses the login raises `UserError`;
         a broker that is unreachable is retried for ever (records wait in the outbox).
-        With `once`, records the centre has not confirmed `receipt_wait_s` after the
-        last broker acknowledgement stay in the outbox, with a warning.
+        With `once`, it stops after `receipt_wait_s` connected without progress;
+        records the centre has not confirmed stay in the outbox, with a warning.
         """
         stop = stop or threading.Event()
         self.marks = AckWriter(self.outbox.path)
@@ -307,9 +311,13 @@ class Relay(FailureNotes):
             after_id = 0
             meta_due = 0.0
             idle_since = None
+            last_progress = None
             while not stop.is_set():
                 if self._fatal:
                     raise UserError(self._fatal)
+                if self._receipts_refused and (not self._inflight
+                                               or time.monotonic() - self._receipts_refused[0] > 2.0):
+                    raise UserError(self._receipts_refused[1])
                 self._drain_acks()
                 self._drain_receipts()
                 now = time.monotonic()
@@ -324,15 +332,23 @@ class Relay(FailureNotes):
                 if records:
                     after_id = records[-1]["id"]
                     continue
-                if once and room > 0 and not self._inflight:
+                if once:
                     if not self._outstanding():
                         break
+                    # Give up waiting only after receipt_wait_s connected without any
+                    # progress (a new receipt or a new record published); a broker
+                    # that cannot be reached is waited for, as ever.
+                    progress = (self.stats["receipted"], after_id)
+                    if progress != last_progress or not self.connected.is_set():
+                        last_progress, idle_since = progress, None
                     idle_since = idle_since or now
                     if now - idle_since > self.receipt_wait_s:
                         log.warning("%d records (and %s) not yet confirmed by the operations centre after "
-                                    "%g s; they stay in the outbox and the next relay run sends them again",
-                                    len(self._awaiting), "the metadata" if self._meta_pending else "no metadata",
-                                    self.receipt_wait_s)
+                                    "%g s; they (and any not yet published) stay in the outbox and the next "
+                                    "relay run sends them again (is the centre running, may user %r read %s, and "
+                                    "may the centre write receipts?)", len(self._awaiting),
+                                    "the metadata" if self._meta_pending else "no metadata", self.receipt_wait_s,
+                                    self.config.username, self.receipt_topic)
                         break
                 stop.wait(self.poll_s)
             self._finish()

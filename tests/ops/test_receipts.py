@@ -217,3 +217,73 @@ def test_gaps_command_lists_missing_ranges(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "host.cli", "ops", "--archive", str(archive), "--gaps"],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 1
+
+
+def test_a_running_centre_says_when_its_session_was_taken(broker, tmp_path, kit, caplog):
+    import logging
+
+    caplog.set_level(logging.ERROR, logger="rfhound.ops.centre")
+    centre = OpsCentre(kit.config_for(broker, "ops"), tmp_path / "archive").start(timeout_s=10)
+    try:
+        # Mosquitto closes the centre's connection without a reason code; the thief
+        # (session expiry 0) leaves before the centre's reconnection, taking the session with it.
+        thief, _, flags = _client(broker, "south", kit.users["south"], centre.client_id)
+        thief.disconnect()
+        thief.loop_stop()
+        _wait_for(lambda: centre.stats["connects"] >= 2 and centre.subscribed.is_set(), 20,
+                  "the centre to reconnect")
+    finally:
+        centre.stop()
+    assert flags["session_present"] is True
+    lines = [r.getMessage() for r in caplog.records if "kept no session" in r.getMessage()]
+    assert len(lines) == 1
+    assert str(tmp_path / "archive" / STATE_DIR / CLIENT_ID_FILE) in lines[0]
+
+
+def test_a_relay_that_hears_no_receipts_says_what_to_check(tmp_path, kit):
+    # The ACL before receipts: teams write their feed, nobody may read receipts.
+    # Mosquitto 2.0 grants the subscription all the same and then delivers nothing.
+    acl = ["user ops", "topic read rfhound/v1/#", "", "pattern write rfhound/v1/%u/#"]
+    path = tmp_path / "north.sqlite"
+    with SessionWriter(str(path), tasking=kit.taskings["north"]) as writer:
+        for rec in kit.hunt_records(20, 24):
+            writer.record(rec)
+    with LocalMosquitto(tmp_path / "broker", kit.users, acl=acl) as broker:
+        relay = _relay(kit, broker, tmp_path, path, "--once", "--receipt-wait", "2")
+        _, err = relay.communicate(timeout=60)
+    assert relay.returncode == 0, err
+    (warning,) = [line for line in err.splitlines() if "not yet confirmed" in line]
+    assert warning.startswith("rfhound relay: WARNING: 20 records (and the metadata) not yet confirmed")
+    assert "may user 'north' read rfhound/receipts/v1/north/" in warning
+    assert "stopped: 0 of 20 records confirmed" in err
+    assert _confirmed(path) == set()
+
+
+def test_a_centre_the_acl_forbids_receipts_keeps_archiving_and_says_why(tmp_path, kit, caplog):
+    import logging
+
+    # The ACL before receipts for the centre: Mosquitto 2.0.11 closes its connection
+    # at every refused receipt, which without a breaker would repeat for ever.
+    acl = ["user ops", "topic read rfhound/v1/#", "", "pattern write rfhound/v1/%u/#",
+           "pattern read rfhound/receipts/v1/%u/#"]
+    caplog.set_level(logging.ERROR, logger="rfhound.ops.centre")
+    path = tmp_path / "north.sqlite"
+    with SessionWriter(str(path), tasking=kit.taskings["north"]) as writer:
+        for rec in kit.hunt_records(200, 25):
+            writer.record(rec)
+    with LocalMosquitto(tmp_path / "broker", kit.users, acl=acl) as broker:
+        centre = OpsCentre(kit.config_for(broker, "ops"), tmp_path / "archive").start(timeout_s=10)
+        try:
+            relay = _relay(kit, broker, tmp_path, path, "--once", "--receipt-wait", "3")
+            _, err = relay.communicate(timeout=60)
+            _wait_for(lambda: centre.stats["stored"] >= 200, 30, "the archive")
+            connects = centre.stats["connects"]
+            time.sleep(3.0)
+            assert centre.stats["connects"] == connects          # no more reconnections
+        finally:
+            centre.stop()
+    assert relay.returncode == 0 and "0 of 200 records confirmed" in err
+    lines = [r.getMessage() for r in caplog.records if "probably refuses them" in r.getMessage()]
+    assert len(lines) == 1 and "topic write rfhound/receipts/v1/#" in lines[0]
+    sid = kit.session_records(path)[0]["session_id"]
+    assert kit.session_records(tmp_path / "archive" / "north" / f"{sid}.sqlite") == kit.session_records(path)
