@@ -134,6 +134,6 @@ def run(args):
         raise UserError(centre.fatal)
     s = centre.stats
     logging.getLogger("rfhound.ops").info(
-        "stopped: %d received, %d stored, %d duplicates, %d malformed",
-        s["received"], s["stored"], s["duplicates"], s["malformed"])
+        "stopped: %d received, %d stored, %d duplicates, %d malformed (kept in %s), %d receipts sent",
+        s["received"], s["stored"], s["duplicates"], s["malformed"], centre.dead_letters.path, s["receipts"])
     return 0

@@ -137,6 +137,8 @@ def _position(rec):
     number(rec, "alt_m", -2 ** 31 / 10, 2 ** 31 / 10)
     integer(rec, "floor", -128, 127)
     number(rec, "heading_deg", 0.0, 655.35)
+    number(rec, "x_m")                # local-frame position some simulated records carry
+    number(rec, "y_m")
 
 
 def _meas(rec):
@@ -156,7 +158,27 @@ def _hello(rec):
             integer(rec, key, 0, INT64_MAX)
 
 
-CHECKS = {"MEAS": _meas, "MARK": _position, "HELLO": _hello}
+_STATUS_U8 = ("battery_pct", "gnss_fix", "gnss_sats", "radio_lock", "mode", "active_target", "n_targets",
+              "radio_resets")
+
+
+def _status(rec):
+    # STATUS is <HBhBBBBHHBbBB on the wire; the console shows these fields as they come.
+    for key in _STATUS_U8:
+        integer(rec, key, 0, 255)
+    for key in ("battery_mv", "fault_flags", "dropped_frames"):
+        integer(rec, key, 0, 65535)
+    number(rec, "temp_c", -327.68, 327.67)
+    integer(rec, "floor", -128, 127)
+
+
+def _text_record(rec):
+    text(rec, "text", max_len=MAX_PAYLOAD_BYTES)
+    integer(rec, "level", 0, 255)
+
+
+CHECKS = {"MEAS": _meas, "MARK": _position, "HELLO": _hello, "STATUS": _status, "EVENT": _text_record,
+          "LOG": _text_record}
 
 
 def check_record(rec, kind, record_id):

@@ -148,3 +148,22 @@ def test_receipts_name_exactly_the_ids_they_were_made_from(ids, probe):
     assert all(rid in receipt for rid in ids)
     assert (probe in receipt) == (probe in ids)
     assert sum(hi - lo + 1 for lo, hi in receipt.ranges) == len(ids)
+
+
+@pytest.mark.parametrize("kind, record, why", [
+    ("STATUS", {"battery_mv": [3900]}, "'battery_mv'"),
+    ("STATUS", {"battery_pct": 256}, "'battery_pct'"),
+    ("STATUS", {"temp_c": "hot"}, "'temp_c'"),
+    ("EVENT", {"text": {"a": 1}}, "'text'"),
+    ("LOG", {"text": "x", "level": -1}, "'level'"),
+    ("MARK", {"x_m": [1.0]}, "'x_m'"),
+    ("HELLO", {"calibration_id": [7]}, "'calibration_id'"),
+])
+def test_displayed_fields_of_other_kinds_are_typed(kind, record, why):
+    rec = dict(record, id=4, kind=kind)
+    with pytest.raises(envelope.MalformedPayload, match=why):
+        envelope.decode(record_topic("north", SID, kind), envelope.encode("north", SID, 4, kind, rec, 1.0))
+    ok = {"STATUS": {"battery_mv": 3900, "battery_pct": 80, "temp_c": 31.5}, "EVENT": {"text": "note"},
+          "LOG": {"text": "x", "level": 3}, "MARK": {"x_m": 1.0}, "HELLO": {"calibration_id": 7}}[kind]
+    rec = dict(ok, id=4, kind=kind)
+    assert envelope.decode(record_topic("north", SID, kind), envelope.encode("north", SID, 4, kind, rec, 1.0)).record == rec
