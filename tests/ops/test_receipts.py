@@ -142,7 +142,7 @@ def test_a_team_taking_over_the_centres_session_cannot_make_records_vanish(tmp_p
                 client.loop_stop()
             centre = OpsCentre(kit.config_for(broker, "ops"), archive).start(timeout_s=10)
             try:
-                _wait_for(lambda: centre.stats["stored"] >= n, 60, "every record, re-sent for want of receipts")
+                _wait_for(lambda: centre.stats["stored"] >= n, 120, "every record, re-sent for want of receipts")
                 _wait_for(lambda: len(_confirmed(path)) >= n, 30, "every receipt in the outbox")
             finally:
                 centre.stop()
