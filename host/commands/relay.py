@@ -7,8 +7,7 @@ import threading
 from host.errors import UserError
 
 NAME = "relay"
-HELP = ("publish a session to the operations centre over MQTT (QoS 1; the session file is the outbox, "
-        "a record leaves it on the centre's receipt)")
+HELP = "publish a session to the operations centre over MQTT (kept in its outbox until the centre's receipt)"
 
 
 def add_arguments(parser):
