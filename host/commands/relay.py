@@ -7,7 +7,7 @@ import threading
 from host.errors import UserError
 
 NAME = "relay"
-HELP = "publish a session to the operations centre over MQTT (kept in its outbox until the centre's receipt)"
+HELP = "publish a session to the operations centre over MQTT (outbox kept until the centre's receipt)"
 
 
 def add_arguments(parser):
