@@ -1,18 +1,25 @@
 """Operations-centre throughput and delivery latency through a local Mosquitto.
 
-Two phases, each with N simulated teams, every team a separate ``rfhound relay``
-process, one in-process ops centre archiving to SQLite:
+Two phases, each with N simulated teams, every team a separate relay process, one
+in-process ops centre archiving to SQLite:
 
-1. *Upload*: each team's finished session of M records is sent with ``--once``;
-   records/s end to end = all records / (first relay started -> last record archived).
-   Reference, same broker, in every round just before: bare paho QoS 1 publish ->
-   subscribe of same-size payloads with no session file, no outbox and no archive.
+1. *Upload*: each team's finished session of M records is sent once through to the
+   end; records/s = all records / (first relay started -> last record confirmed in
+   every team's outbox). Three modes in every round, on the same broker and load:
+   - *receipts on*: a record leaves the outbox on the centre's receipt (today);
+   - *receipts off*: the broker's PUBACK marks it sent, the centre sends no receipts
+     (the behaviour before issue 18, which a broker SIGKILL could fool);
+   - *bare paho*: QoS 1 publish -> subscribe of same-size payloads with no session
+     file, no outbox and no archive (messages/s).
    Medians over the rounds.
 2. *Live*: each team records R records/s for T s while its relay follows the file;
    latency percentiles of record written -> archived (includes the recorder's
    0.25 s commit interval and the relay's poll) and relay publish -> archived.
 
 Usage: ``python bench/ops_throughput.py [--teams 4] [--records 5000] [--rounds 3] [--rate 50] [--seconds 10]``
+
+The relay processes run this file with ``--child-relay`` (the same `host.ops.relay.Relay`
+that ``rfhound relay`` runs), so both upload modes pay the same start-up.
 """
 
 import argparse
@@ -49,10 +56,23 @@ def meas_record(i, rng, rx_time_s):
             "lon_deg": 121.4737 + rng.gauss(0, 1e-4), "alt_m": 12.0}
 
 
-def start_relay(broker, team, path, pwfile, once, log):
+def start_relay(broker, team, path, pwfile, once, log, receipts=True):
+    if once:
+        cmd = [sys.executable, __file__, "--child-relay", str(path), team, str(broker.port),
+               "receipts" if receipts else "puback"]
+        return subprocess.Popen(cmd, stdout=log, stderr=log, cwd=Path(__file__).resolve().parent.parent)
     cmd = [sys.executable, "-m", "host.cli", "relay", "--broker", broker.url, "--team", team,
-           "--username", team, "--password-file", str(pwfile), str(path)]
-    return subprocess.Popen(cmd + (["--once"] if once else []), stdout=log, stderr=log)
+           "--username", team, "--password-file", str(pwfile), "--allow-insecure", str(path)]
+    return subprocess.Popen(cmd, stdout=log, stderr=log)
+
+
+def child_relay(path, team, port, mode):
+    """One upload relay (``--child-relay``): every record of `path` confirmed, then exit."""
+    from host.ops.relay import Relay
+
+    config = BrokerConfig("127.0.0.1", int(port), username=team, password=PASSWORD, allow_insecure=True)
+    stats = Relay(path, config, team, confirm_on_puback=(mode == "puback")).run(once=True)
+    return 0 if stats["sent"] == stats["records"] else 1
 
 
 def wait_until(predicate, timeout_s):
@@ -104,7 +124,11 @@ def main(argv=None):
     parser.add_argument("--rate", type=float, default=50.0, help="records/s per team in the live phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the live phase")
     parser.add_argument("--rounds", type=int, default=3, help="upload rounds (median reported)")
+    parser.add_argument("--child-relay", nargs=4, metavar=("PATH", "TEAM", "PORT", "MODE"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child_relay:
+        return child_relay(*args.child_relay)
 
     work = Path(tempfile.mkdtemp(prefix="rfhound-ops-bench-"))
     teams = [f"team{i}" for i in range(args.teams)]
@@ -124,7 +148,8 @@ def main(argv=None):
                     archived_at[(env.session_id, env.record_id)] = (now, env.sent_s,
                                                                     env.record.get("rx_time_s"))
 
-        centre = OpsCentre(BrokerConfig("127.0.0.1", broker.port, username="ops", password=PASSWORD),
+        centre = OpsCentre(BrokerConfig("127.0.0.1", broker.port, username="ops", password=PASSWORD,
+                                        allow_insecure=True),
                            work / "archive", on_record=on_record).start(timeout_s=10)
 
         # Phase 1: upload finished sessions, alternating with the bare reference in
@@ -132,23 +157,30 @@ def main(argv=None):
         payload_bytes = [len(json.dumps(meas_record(i, rng, 0.0))) + 120 for i in range(100)]
         payload = b"x" * int(np.mean(payload_bytes))
         total = args.records * len(teams)
-        ours, reference = [], []
+        rates = {"on": [], "off": []}
+        reference = []
         for round_ in range(args.rounds):
-            paths = {}
-            for team in teams:
-                paths[team] = work / f"{team}-upload-{round_}.sqlite"
-                with SessionWriter(str(paths[team])) as writer:
-                    t0 = time.time()
-                    for i in range(args.records):
-                        writer.record(meas_record(i, rng, t0 + i / 10))
-            archived_at.clear()
             reference.append(bare_paho(broker, total, payload, f"r{round_}"))
-            t_start = time.perf_counter()
-            relays = [start_relay(broker, team, paths[team], pwfile, True, log) for team in teams]
-            wait_until(lambda: len(archived_at) >= total, 600)
-            ours.append(total / (time.perf_counter() - t_start))
-            for proc in relays:
-                proc.wait(30)
+            for mode in ("off", "on"):
+                paths = {}
+                for team in teams:
+                    paths[team] = work / f"{team}-upload-{round_}-{mode}.sqlite"
+                    with SessionWriter(str(paths[team])) as writer:
+                        t0 = time.time()
+                        for i in range(args.records):
+                            writer.record(meas_record(i, rng, t0 + i / 10))
+                archived_at.clear()
+                centre.receipts = mode == "on"
+                t_start = time.perf_counter()
+                relays = [start_relay(broker, team, paths[team], pwfile, True, log, receipts=mode == "on")
+                          for team in teams]
+                # Done when the centre has every record and every relay has exited
+                # with its whole outbox confirmed (receipts, or PUBACKs when off).
+                wait_until(lambda: len(archived_at) >= total and all(p.poll() is not None for p in relays), 600)
+                rates[mode].append(total / (time.perf_counter() - t_start))
+                if any(p.returncode for p in relays):
+                    raise SystemExit(f"bench: a relay ended with records unconfirmed (mode {mode}); see {log.name}")
+        centre.receipts = True
 
         # Phase 2: live hunts, the relays following the files as they grow.
         archived_at.clear()
@@ -190,12 +222,18 @@ def main(argv=None):
     log.close()
 
     print(f"ops_throughput: {len(teams)} teams through Mosquitto on 127.0.0.1 ({os.cpu_count()} CPUs)")
-    ours_rate, ref_rate = float(np.median(ours)), float(np.median(reference))
-    print(f"  upload    {total} records per round, median of {args.rounds}: {ours_rate:,.0f} records/s "
-          f"end to end (relay processes -> broker -> archive); rounds {', '.join(f'{r:,.0f}' for r in ours)}")
+    on_rate, off_rate = float(np.median(rates["on"])), float(np.median(rates["off"]))
+    ref_rate = float(np.median(reference))
+    print(f"  upload    {total} records per round and mode, medians of {args.rounds} rounds, end to end "
+          "(relay processes -> broker -> archive -> outbox marked)")
+    print(f"  receipts on  (centre's receipt marks a record sent): {on_rate:,.0f} records/s; "
+          f"rounds {', '.join(f'{r:,.0f}' for r in rates['on'])}")
+    print(f"  receipts off (broker PUBACK marks it, as before):     {off_rate:,.0f} records/s; "
+          f"rounds {', '.join(f'{r:,.0f}' for r in rates['off'])}")
     print(f"  reference bare paho QoS 1 publish->subscribe, same payload size, same rounds: "
           f"{ref_rate:,.0f} messages/s")
-    print(f"  ratio     {ours_rate / ref_rate:.2f} of the bare broker rate")
+    print(f"  ratio     receipts on / off {on_rate / off_rate:.2f}; on / bare paho {on_rate / ref_rate:.2f}; "
+          f"off / bare paho {off_rate / ref_rate:.2f}")
     print(f"  live      {live_total} records at {args.rate:g}/s per team for {args.seconds:g} s")
     print(f"  latency   written->archived p50 {np.percentile(written_ms, 50):.0f} ms, "
           f"p99 {np.percentile(written_ms, 99):.0f} ms")

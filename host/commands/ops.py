@@ -13,11 +13,15 @@ HELP = "operations centre: subscribe to all field teams over MQTT, archive their
 def add_arguments(parser):
     from host.ops.options import add_broker_arguments
 
-    add_broker_arguments(parser)
+    add_broker_arguments(parser, required=False)
     parser.add_argument("--archive", required=True, metavar="DIR",
                         help="directory of archived sessions (<DIR>/<team>/<session_id>.sqlite)")
-    parser.add_argument("--client-id", default="rfhound-ops",
-                        help="MQTT client id; the broker queues records for it while it is away")
+    parser.add_argument("--client-id",
+                        help="MQTT client id; the broker queues records for it while it is away "
+                             "(default: a secret made at first start, kept in DIR/_centre/client-id)")
+    parser.add_argument("--gaps", action="store_true",
+                        help="print each archived session's missing record ids and exit (no broker); "
+                             "exit status 1 if any session has a gap")
     parser.add_argument("--headless", action="store_true",
                         help="no window: print the hunt list to stdout every --every seconds")
     parser.add_argument("--connect-timeout", type=float, default=15.0, metavar="S",
@@ -30,10 +34,28 @@ def _print_board(board):
     now = time.time()
     for row in board.rows(now):
         fix = "-" if row["last_fix"] is None else "%.6f,%.6f" % row["last_fix"][:2]
-        print("%-12s %-36s %-14s records=%-6d fix=%s link_age=%.0fs%s  targets: %s" % (
-            row["team"], row["session_id"], row["area"] or "-", row["records"], fix,
+        print("%-12s %-36s %-14s records=%-6d missing=%-4d fix=%s link_age=%.0fs%s  targets: %s" % (
+            row["team"], row["session_id"], row["area"] or "-", row["records"], row["missing"], fix,
             row["link_age_s"], "  DUPLICATE" if row["duplicate"] else "", row["targets"] or "-"),
             flush=True)
+
+
+def _print_gaps(archive_dir):
+    from host.errors import UserError
+    from host.ops.archive import gap_report
+    from host.session import SessionError
+
+    try:
+        report = gap_report(archive_dir)
+    except SessionError as exc:
+        raise UserError(str(exc)) from None
+    for row in report:
+        ranges = ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in row["gaps"][:20])
+        more = f" (+{len(row['gaps']) - 20} more ranges)" if len(row["gaps"]) > 20 else ""
+        missing = sum(hi - lo + 1 for lo, hi in row["gaps"])
+        print(f"{row['team']:<12} {row['session_id']:<36} records={row['records']:<7} "
+              f"max_id={row['max_id']:<7} missing={missing}" + (f": {ranges}{more}" if missing else ""))
+    return 1 if any(row["gaps"] for row in report) else 0
 
 
 def _run_headless(centre, every_s):
@@ -82,6 +104,12 @@ def run(args):
     from host.ops.options import config_from_args
 
     logging.basicConfig(level=logging.INFO, format="rfhound ops: %(levelname)s: %(message)s")
+    if args.gaps:
+        if not os.path.isdir(args.archive):
+            raise UserError(f"--archive {args.archive}: no such directory; give the centre's archive")
+        return _print_gaps(args.archive)
+    if not args.broker:
+        raise UserError("--broker URL is required (except with --gaps)")
     config = config_from_args(args)
     if not args.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                   or os.environ.get("QT_QPA_PLATFORM")):
@@ -106,6 +134,6 @@ def run(args):
         raise UserError(centre.fatal)
     s = centre.stats
     logging.getLogger("rfhound.ops").info(
-        "stopped: %d received, %d stored, %d duplicates, %d malformed",
-        s["received"], s["stored"], s["duplicates"], s["malformed"])
+        "stopped: %d received, %d stored, %d duplicates, %d malformed (kept in %s), %d receipts sent",
+        s["received"], s["stored"], s["duplicates"], s["malformed"], centre.dead_letters.path, s["receipts"])
     return 0

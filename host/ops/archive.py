@@ -19,6 +19,11 @@ from host.session import SessionError, SessionReader, SessionWriter, mask_taskin
 # file descriptors.
 MAX_OPEN = 64
 
+# Errors a record's own values cause in SQLite (unbindable type, integer overflow,
+# constraint); an OperationalError (disk full, locked, damaged file) is the archive's.
+_DATA_ERRORS = (ValueError, TypeError, OverflowError, RecursionError, KeyError,
+                sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.IntegrityError)
+
 
 class _Appender(SessionWriter):
     """`SessionWriter.record` and friends on an existing session file.
@@ -42,6 +47,12 @@ class _Appender(SessionWriter):
         with self._lock:
             self._con.rollback()
             self._dirty = False
+
+    def forget(self, record_id):
+        """Remove a record whose insertion failed half-way (its measurement row refused)."""
+        with self._lock:
+            self._con.execute("DELETE FROM measurements WHERE record_id = ?", (record_id,))
+            self._con.execute("DELETE FROM records WHERE id = ?", (record_id,))
 
     def record_ids(self):
         with self._lock:
@@ -68,6 +79,12 @@ class _ArchivedSession:
             self.tasking = reader.tasking
         self.writer = _Appender(path)
         self.ids = self.writer.record_ids()
+        self.max_id = max(self.ids, default=0)
+
+    @property
+    def missing(self):
+        """Record ids below the highest archived one that are not archived (yet)."""
+        return self.max_id - len(self.ids)
 
     def apply_meta(self, meta, tasking):
         """Bring the archived metadata and tasking up to date; True if anything changed."""
@@ -86,8 +103,15 @@ class _ArchivedSession:
     def add(self, record_id, rec):
         if record_id in self.ids:
             return False
-        self.writer.record(rec, record_id=record_id)
+        try:
+            self.writer.record(rec, record_id=record_id)
+        except _DATA_ERRORS as exc:
+            # The schema (host.ops.schema) should have refused it; if a value still
+            # cannot be bound, the sender's record is at fault, not the archive.
+            self.writer.forget(record_id)
+            raise MalformedPayload(f"record not storable ({str(exc)[:120]})") from None
         self.ids.add(record_id)
+        self.max_id = max(self.max_id, record_id)
         return True
 
 
@@ -148,11 +172,12 @@ class Archive:
             raise MalformedPayload("record's id or kind disagrees with the envelope")
         if env.kind == "MEAS" and "target" not in rec:
             raise MalformedPayload("MEAS record without a target")
-        session = self._session(env)
-        try:
-            return session.add(env.record_id, rec)
-        except (ValueError, TypeError, sqlite3.InterfaceError) as exc:
-            raise MalformedPayload(f"record not storable ({exc})") from None
+        return self._session(env).add(env.record_id, rec)
+
+    def missing(self, team, session_id):
+        """Ids missing below the highest archived record of a session open in this run."""
+        session = self._sessions.get((team, session_id))
+        return 0 if session is None else session.missing
 
     def commit(self):
         """Make everything stored so far durable (raises the SQLite error if it cannot)."""
@@ -170,3 +195,37 @@ class Archive:
         for session in self._sessions.values():
             session.writer.close()
         self._sessions.clear()
+
+
+def id_gaps(con):
+    """Missing record-id ranges ``[(lo, hi), ...]`` of a session file's records (ids from 1)."""
+    rows = con.execute(
+        "SELECT r.id + 1, (SELECT MIN(n.id) FROM records n WHERE n.id > r.id) - 1 FROM records r "
+        "WHERE r.id < (SELECT MAX(id) FROM records) "
+        "AND NOT EXISTS (SELECT 1 FROM records n WHERE n.id = r.id + 1) ORDER BY r.id").fetchall()
+    (first,), = con.execute("SELECT MIN(id) FROM records").fetchall()
+    lead = [(1, first - 1)] if first is not None and first > 1 else []
+    return lead + [(lo, hi) for lo, hi in rows]
+
+
+def gap_report(root):
+    """Every archived session's record count, highest id and missing id ranges.
+
+    Returns
+    -------
+    list of dict
+        ``{"team", "session_id", "records", "max_id", "gaps": [(lo, hi), ...]}``,
+        sorted by team and session. Only the archive files are read.
+    """
+    out = []
+    for path in sorted(Path(root).glob("*/*.sqlite")):
+        team, session_id = path.parent.name, path.stem
+        SessionReader(str(path)).close()       # one-line SessionError if not a session file
+        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+        try:
+            (count, max_id), = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM records").fetchall()
+            out.append({"team": team, "session_id": session_id, "records": count, "max_id": max_id,
+                        "gaps": id_gaps(con)})
+        finally:
+            con.close()
+    return out

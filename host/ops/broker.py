@@ -6,6 +6,7 @@ client's session (its subscriptions and the QoS 1 messages queued for it) across
 coverage gaps and restarts.
 """
 
+import logging
 import ssl
 import sys
 
@@ -28,7 +29,14 @@ def make_client(config, client_id):
 
     `config` is a `host.ops.options.BrokerConfig`. The caller sets its callbacks, then calls ``client.loop_start()``; paho's
     network thread connects, and reconnects after every drop (1-8 s back-off).
+    A plain-TCP or anonymous configuration raises `UserError` unless it says
+    ``allow_insecure``.
     """
+    config.check_secure()
+    if config.allow_insecure and (not config.tls or config.anonymous):
+        logging.getLogger("rfhound.ops").warning(
+            "broker %s: %s allowed by --allow-insecure (test brokers only)", config.url,
+            "plain TCP" if not config.tls else "anonymous login")
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=mqtt.MQTTv5)
     if config.username is not None:

@@ -11,10 +11,12 @@ duplicates that QoS 1 and a restarted relay may deliver. ``sent_s`` is the
 relay's wall clock at publication (link age and delivery latency).
 """
 
+import bisect
 import json
 import math
 from dataclasses import dataclass
 
+from host.ops import schema
 from host.ops.topics import META_KIND, parse_topic
 from host.privacy import mask_imsi
 
@@ -77,7 +79,7 @@ def _require(body, key, types, what):
 
 
 def decode(topic, payload):
-    """Check and decode one feed message.
+    """Check and decode one feed message against the feed's schema (`host.ops.schema`).
 
     Parameters
     ----------
@@ -93,29 +95,98 @@ def decode(topic, payload):
     Raises
     ------
     MalformedPayload
-        With one line saying what is wrong: bad topic, not JSON, wrong version,
-        missing or mistyped field, or fields that disagree with the topic.
+        With one line saying what is wrong: bad topic, too large, nested too deep,
+        not JSON, wrong version, a missing, mistyped or out-of-range field, or
+        fields that disagree with the topic. Nothing of a message that raises may
+        be stored.
     """
     try:
         team, session_id, kind = parse_topic(topic)
     except ValueError as exc:
         raise MalformedPayload(str(exc)) from None
     try:
-        body = json.loads(bytes(payload).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedPayload(f"payload is not UTF-8 JSON ({exc})") from None
+        body = schema.load(payload)
+    except schema.SchemaError as exc:
+        raise MalformedPayload(str(exc)) from None
     if not isinstance(body, dict):
         raise MalformedPayload("payload is not a JSON object")
     if body.get("v") != VERSION:
-        raise MalformedPayload(f"payload version {body.get('v')!r} is not {VERSION}")
+        raise MalformedPayload(f"payload version {str(body.get('v'))[:20]!r} is not {VERSION}")
     record_id = _require(body, "record_id", int, "an integer")
     sent_s = _require(body, "sent_s", (int, float), "a number")
     record = _require(body, "record", dict, "an object")
     for key, expected in (("team", team), ("session_id", session_id), ("kind", kind)):
         if body.get(key) != expected:
-            raise MalformedPayload(f"field {key!r}={body.get(key)!r} disagrees with topic {topic!r}")
+            raise MalformedPayload(f"field {key!r}={str(body.get(key))[:80]!r} disagrees with topic {topic!r}")
     if record_id < 0 or (record_id == 0) != (kind == META_KIND):
         raise MalformedPayload(f"record_id {record_id} does not fit kind {kind!r}")
     if not math.isfinite(sent_s):
         raise MalformedPayload("field 'sent_s' is not finite")
+    try:
+        if kind == META_KIND:
+            schema.check_meta(record, session_id)
+        else:
+            schema.check_record(record, kind, record_id)
+    except schema.SchemaError as exc:
+        raise MalformedPayload(str(exc)) from None
     return Envelope(team, session_id, record_id, kind, float(sent_s), record)
+
+
+# Receipts: the operations centre's own acknowledgement, per team session, of the
+# records it has committed to its archive (new or already there). A relay keeps a
+# record in its outbox until a receipt names it; a broker's PUBACK is not enough.
+MAX_RECEIPT_RANGES = 10000
+
+
+def id_ranges(record_ids):
+    """Sorted ``[[lo, hi], ...]`` covering the ints of `record_ids`."""
+    out = []
+    for rid in sorted(set(record_ids)):
+        if out and rid == out[-1][1] + 1:
+            out[-1][1] = rid
+        else:
+            out.append([rid, rid])
+    return out
+
+
+def encode_receipt(session_id, record_ids, meta_sent_s, sent_s):
+    """Payload of one receipt: the record ids archived, and the metadata message's ``sent_s``."""
+    body = {"v": VERSION, "session_id": session_id, "ids": id_ranges(record_ids),
+            "meta_sent_s": meta_sent_s, "sent_s": float(sent_s)}
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One decoded receipt: id ranges (sorted, disjoint) and the metadata's ``sent_s`` or None."""
+
+    session_id: str
+    ranges: tuple
+    meta_sent_s: float | None
+
+    def __contains__(self, record_id):
+        index = bisect.bisect_right(self.ranges, (record_id, math.inf)) - 1
+        return index >= 0 and record_id <= self.ranges[index][1]
+
+
+def decode_receipt(payload, session_id):
+    """Check and decode a receipt for `session_id`; raises `MalformedPayload`."""
+    try:
+        body = schema.load(payload, "receipt")
+    except schema.SchemaError as exc:
+        raise MalformedPayload(str(exc)) from None
+    if not isinstance(body, dict) or body.get("v") != VERSION or body.get("session_id") != session_id:
+        raise MalformedPayload(f"receipt is not a version {VERSION} receipt for session {session_id}")
+    ranges = body.get("ids")
+    if not isinstance(ranges, list) or len(ranges) > MAX_RECEIPT_RANGES:
+        raise MalformedPayload(f"receipt 'ids' is not a list of up to {MAX_RECEIPT_RANGES} ranges")
+    clean, last = [], 0
+    for pair in ranges:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in pair)
+                and last < pair[0] <= pair[1]):
+            raise MalformedPayload("receipt 'ids' holds a range that is not [lo, hi] ascending from 1")
+        clean.append((pair[0], pair[1]))
+        last = pair[1]
+    meta_sent_s = schema.number(body, "meta_sent_s")
+    return Receipt(session_id, tuple(clean), None if meta_sent_s is None else float(meta_sent_s))

@@ -21,6 +21,7 @@ class Hunt:
     last_fix: tuple | None = None                  # (lat_deg, lon_deg, floor)
     last_heard_s: float = 0.0                      # ops-centre clock at the latest message
     records: int = 0
+    missing: int = 0                               # record ids below the highest archived one, not archived
 
 
 def _area(meta, tasking):
@@ -46,12 +47,17 @@ class HuntBoard:
         self._lock = threading.Lock()
         self._hunts = {}
 
-    def update(self, env, now_s, new=True):
-        """Fold one envelope (already archived) into the board."""
+    def update(self, env, now_s, new=True, missing=None):
+        """Fold one envelope (already archived) into the board.
+
+        `missing`: the archive's count of ids missing below the session's highest one.
+        """
         with self._lock:
             key = (env.team, env.session_id)
             hunt = self._hunts.setdefault(key, Hunt(env.team, env.session_id))
             hunt.last_heard_s = now_s
+            if missing is not None:
+                hunt.missing = missing
             if env.kind == META_KIND:
                 meta, tasking = env.record.get("meta") or {}, env.record.get("tasking")
                 hunt.area = _area(meta, tasking) or hunt.area
@@ -68,7 +74,8 @@ class HuntBoard:
         """One dict per hunt, sorted by team.
 
         Keys: team, session_id, area, targets (text), last_fix, link_age_s (since
-        the latest message from the hunt), records (received this run), duplicate.
+        the latest message from the hunt), records (received this run), missing
+        (ids not archived below the highest one: a gap while it lasts), duplicate.
         """
         dup = self.duplicates()
         flagged = {h for hunts in dup.values() for h in hunts}
@@ -79,7 +86,7 @@ class HuntBoard:
                 "targets": ", ".join(t["label"] + (f" ({t['imsi']})" if t["imsi"] else "")
                                      for t in h.targets),
                 "last_fix": h.last_fix, "link_age_s": max(0.0, now_s - h.last_heard_s),
-                "records": h.records, "duplicate": (h.team, h.session_id) in flagged,
+                "records": h.records, "missing": h.missing, "duplicate": (h.team, h.session_id) in flagged,
             } for h in hunts]
 
     def duplicates(self):

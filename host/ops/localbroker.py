@@ -151,6 +151,15 @@ class LocalMosquitto:
         self.proc.stderr.close()
         self.proc = None
 
+    def kill(self):
+        """SIGKILL the broker: it saves nothing, as in a power cut (persistence is saved every second)."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
+        self.proc = None
+
     def __enter__(self):
         return self.start()
 

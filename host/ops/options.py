@@ -26,6 +26,25 @@ class BrokerConfig:
     certfile: str | None = None
     keyfile: str | None = None
     insecure: bool = False
+    allow_insecure: bool = False
+
+    @property
+    def anonymous(self):
+        """True when the broker would not know who we are (no user name, no client certificate)."""
+        return self.username is None and self.certfile is None
+
+    def check_secure(self):
+        """Raise `UserError` for a plain-TCP or anonymous connection not explicitly allowed."""
+        if self.allow_insecure:
+            return
+        if not self.tls:
+            raise UserError(f"broker {self.url} is plain TCP: the password and every record would cross "
+                            "the network readable; use mqtts:// (with --cafile), or add --allow-insecure "
+                            "for a test broker")
+        if self.anonymous:
+            raise UserError(f"broker {self.url} would be used anonymously: anyone could then publish or "
+                            "read as us; give --username or --certfile, or add --allow-insecure "
+                            "for a test broker")
 
     @property
     def url(self):
@@ -33,9 +52,9 @@ class BrokerConfig:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
-def add_broker_arguments(parser):
+def add_broker_arguments(parser, required=True):
     """Add ``--broker`` and the TLS / login options to an argparse parser."""
-    parser.add_argument("--broker", required=True, metavar="URL",
+    parser.add_argument("--broker", required=required, metavar="URL",
                         help="mqtt://HOST[:PORT] (default port 1883) or mqtts://HOST[:PORT] (TLS, 8883)")
     parser.add_argument("--username", help="broker user name")
     parser.add_argument("--password-file", metavar="FILE",
@@ -46,6 +65,9 @@ def add_broker_arguments(parser):
     parser.add_argument("--keyfile", metavar="PEM", help="private key of --certfile")
     parser.add_argument("--insecure", action="store_true",
                         help="TLS without checking the broker's host name (test brokers only)")
+    parser.add_argument("--allow-insecure", action="store_true",
+                        help="accept a plain-TCP (mqtt://) broker or a login without user name or "
+                             "client certificate (test brokers on one machine only)")
 
 
 def _read_optional(path, what):
@@ -81,10 +103,12 @@ def config_from_args(args):
     if args.keyfile and not args.certfile:
         raise UserError("--keyfile needs --certfile")
     tls = parts.scheme == "mqtts" or bool(args.cafile or args.certfile)
-    return BrokerConfig(
+    config = BrokerConfig(
         host=parts.hostname, port=port or (8883 if tls else 1883), tls=tls,
         username=args.username, password=password,
         cafile=_read_optional(args.cafile, "--cafile"),
         certfile=_read_optional(args.certfile, "--certfile"),
         keyfile=_read_optional(args.keyfile, "--keyfile"),
-        insecure=args.insecure)
+        insecure=args.insecure, allow_insecure=args.allow_insecure)
+    config.check_secure()
+    return config

@@ -1,12 +1,17 @@
 """Field relay: publish a session file's records to the operations centre as they are written.
 
 Each record goes to ``rfhound/v1/<team>/<session_id>/<kind>`` with QoS 1 from a client
-with a persistent MQTT session, and is marked sent in the session file's outbox only
-when the broker's PUBACK arrives. Records not yet acknowledged when the link drops are
-re-sent by paho on reconnection; those lost with a killed relay are re-sent by the next
-relay from the outbox. The receiver de-duplicates by ``(session_id, record_id)``.
+with a persistent MQTT session. A broker's PUBACK only says the broker has it; a
+broker killed before it saved its queue, or a session taken over, loses it all the
+same. So a record is marked sent in the session file's outbox only when the
+operations centre's own receipt names it (``rfhound/receipts/v1/<team>/<session_id>``,
+published after the centre committed it to its archive). A record without a
+receipt is published again after `RECEIPT_TIMEOUT_S`, then after twice that and so
+on up to `RECEIPT_TIMEOUT_MAX_S`; the next relay run re-sends every unmarked record.
+The centre de-duplicates by ``(session_id, record_id)`` and confirms duplicates too.
 """
 
+import heapq
 import logging
 import queue
 import threading
@@ -16,24 +21,28 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from host.errors import UserError
-from host.ops import envelope, topics
+from host.ops import envelope, schema, topics
 from host.ops.broker import SESSION_EXPIRY_S, FailureNotes, make_client
 from host.ops.outbox import META_RECORD_ID, AckWriter, Outbox
 
 log = logging.getLogger("rfhound.ops.relay")
 
-# Outstanding (published, not yet acknowledged) records: bounds paho's in-memory
-# queue during a long gap and keeps paho's 16-bit message ids unique.
-WINDOW = 1000
+# Records published and not yet confirmed by the centre: bounds memory and the
+# broker's queue while the centre is away (the rest wait in the session file).
+WINDOW = 2000
 META_POLL_S = 1.0
 FINISH_GRACE_S = 2.0
+RECEIPT_TIMEOUT_S = 10.0
+RECEIPT_TIMEOUT_MAX_S = 300.0
+# How long ``--once`` waits for the centre's receipts once everything is published.
+RECEIPT_WAIT_S = 30.0
 # PUBACK reason code of a publication the broker's ACL forbids (MQTT 5.0, 3.4.2.1):
 # a configuration mistake, not a gap, so the relay stops and says so.
 NOT_AUTHORIZED = 135
 
 
 class Relay(FailureNotes):
-    """Publish one session file to a broker.
+    """Publish one session file to a broker; forget a record only on the centre's receipt.
 
     Parameters
     ----------
@@ -45,23 +54,45 @@ class Relay(FailureNotes):
         Team name: the topic segment and part of the MQTT client id.
     poll_s : float
         How often to look for new records when there are none.
+    receipt_timeout_s : float
+        Re-send a record whose receipt has not come after this long (doubling
+        per attempt up to `RECEIPT_TIMEOUT_MAX_S`).
+    receipt_wait_s : float
+        With ``once``: how long to wait for outstanding receipts after the last
+        record is acknowledged by the broker.
+    confirm_on_puback : bool
+        The behaviour before receipts: the broker's PUBACK marks a record sent.
+        For ``bench/ops_throughput.py``'s comparison only; a PUBACK does not
+        survive a broker killed before it saved its queue.
     """
 
     _log = log
 
-    def __init__(self, session_path, config, team, *, poll_s=0.05):
+    def __init__(self, session_path, config, team, *, poll_s=0.05, receipt_timeout_s=RECEIPT_TIMEOUT_S,
+                 receipt_wait_s=RECEIPT_WAIT_S, confirm_on_puback=False):
         self.team = topics.check_team(team)
         self.config = config
         self.outbox = Outbox(session_path)
         self.marks = None
         self.session_id = self.outbox.session_id
         self.poll_s = poll_s
-        self.stats = {"published": 0, "acked": 0, "refused": 0, "connects": 0}
+        self.receipt_timeout_s = receipt_timeout_s
+        self.receipt_wait_s = receipt_wait_s
+        self.confirm_on_puback = confirm_on_puback
+        self.receipt_topic = topics.receipt_topic(self.team, self.session_id)
+        self.stats = {"published": 0, "acked": 0, "refused": 0, "receipted": 0, "resent": 0,
+                      "unsendable": 0, "bad_receipts": 0, "connects": 0}
         self.connected = threading.Event()
-        self._acks = queue.SimpleQueue()   # (mid, reason code) from paho's network thread
-        self._inflight = {}                # mid -> record id; main thread only
+        self._acks = queue.SimpleQueue()      # (mid, reason code) from paho's network thread
+        self._receipts = queue.SimpleQueue()  # receipt payloads from paho's network thread
+        self._inflight = {}                   # mid -> record id, until the PUBACK; main thread only
+        self._awaiting = {}                   # record id -> [record, due (monotonic), attempts]
+        self._due = []                        # heap of (due, record id); stale entries skipped
+        self._unsendable = set()
         self._last_meta = None
+        self._meta_pending = None             # [first sent_s of this snapshot, due, attempts]
         self._fatal = None
+        self._receipts_refused = None         # (monotonic time, one-line reason)
         self._closing = False
         self._ever_connected = False
         self._last_failure = None
@@ -70,6 +101,8 @@ class Relay(FailureNotes):
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
 
     # paho network-thread callbacks: they only set flags and queue, never touch
     # SQLite, and take no lock of ours (paho holds its own message lock here).
@@ -82,8 +115,23 @@ class Relay(FailureNotes):
         self.stats["connects"] += 1
         self._ever_connected = True
         self._last_failure = None
+        # On every connection: a broker restarted without persistence forgot it.
+        client.subscribe(self.receipt_topic, qos=1)
         self.connected.set()
         log.info("connected to %s as team %s (session %s)", self.config.url, self.team, self.session_id)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        if any(rc.is_failure for rc in reason_codes):
+            # Raised by run() once the first PUBACKs are in: a user publishing for
+            # the wrong team hears about that, the more likely mistake, first.
+            text = (f"broker {self.config.url} does not let user {self.config.username!r} read the "
+                    f"centre's receipts on {self.receipt_topic} ({reason_codes[0]}); without them no "
+                    "record is ever confirmed: grant 'pattern read rfhound/receipts/v1/%u/#' (docs/ops.md)")
+            self._receipts_refused = (time.monotonic(), text)
+
+    def _on_message(self, client, userdata, message):
+        if message.topic == self.receipt_topic:
+            self._receipts.put(bytes(message.payload))
 
     def _on_connect_fail(self, client, userdata):
         text = self._connect_failed()
@@ -93,15 +141,17 @@ class Relay(FailureNotes):
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._early_disconnect(reason_code)
         if self.connected.is_set() and not self._closing:
-            log.warning("link to %s lost (%s); records stay in the outbox until acknowledged",
+            log.warning("link to %s lost (%s); records stay in the outbox until the centre confirms them",
                         self.config.url, reason_code)
         self.connected.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         self._acks.put((mid, reason_code))
 
-    def _publish(self, record_id, kind, body, retain=False):
-        payload = envelope.encode(self.team, self.session_id, record_id, kind, body, time.time())
+    def _publish(self, record_id, kind, body, retain=False, payload=None):
+        sent_s = time.time()
+        if payload is None:
+            payload = envelope.encode(self.team, self.session_id, record_id, kind, body, sent_s)
         props = None
         if retain:
             # A retained message stays on the broker until it expires: one per
@@ -112,31 +162,81 @@ class Relay(FailureNotes):
                                    qos=1, retain=retain, properties=props)
         self._inflight[info.mid] = record_id
         self.stats["published"] += 1
+        return sent_s
+
+    def _timeout_s(self, attempts):
+        return min(self.receipt_timeout_s * 2 ** attempts, RECEIPT_TIMEOUT_MAX_S)
+
+    def _send_record(self, rec, attempts=0):
+        rid = rec["id"]
+        payload = envelope.encode(self.team, self.session_id, rid, rec["kind"], rec, time.time())
+        try:
+            # The centre's own checks: a record it would refuse is never confirmed,
+            # so it is reported here once instead of re-sent for ever.
+            schema.check_shape(payload)
+            schema.check_record(rec, rec["kind"], rid)
+        except schema.SchemaError as exc:
+            self._unsendable.add(rid)
+            self.stats["unsendable"] += 1
+            log.error("record %d of session %s cannot be sent (%s); it stays in the session file only",
+                      rid, self.session_id, exc)
+            return
+        self._publish(rid, rec["kind"], rec, payload=payload)
+        due = time.monotonic() + self._timeout_s(attempts)
+        self._awaiting[rid] = [rec, due, attempts]
+        heapq.heappush(self._due, (due, rid))
+
+    def _resend_due(self):
+        """Publish again every record (and metadata) whose receipt is overdue; only while connected."""
+        if not self.connected.is_set():
+            return
+        now = time.monotonic()
+        while self._due and self._due[0][0] <= now:
+            due, rid = heapq.heappop(self._due)
+            entry = self._awaiting.get(rid)
+            if entry is None or entry[1] != due:
+                continue                     # confirmed meanwhile, or re-sent already
+            self.stats["resent"] += 1
+            self._send_record(entry[0], entry[2] + 1)
+        if self._meta_pending is not None and self._meta_pending[1] <= now:
+            self._meta_pending[2] += 1
+            self._meta_pending[1] = now + self._timeout_s(self._meta_pending[2])
+            self._publish_meta(self._last_meta)
+            self.stats["resent"] += 1
+
+    def _publish_meta(self, snapshot):
+        meta, tasking = snapshot
+        return self._publish(META_RECORD_ID, topics.META_KIND, {"meta": meta, "tasking": tasking}, retain=True)
 
     def _publish_meta_if_changed(self):
         # Metadata is not in the outbox: each run publishes it once at start and
-        # again whenever it changes (tasking set, HELLO's calibration id).
+        # again whenever it changes (tasking set, HELLO's calibration id), and
+        # again while the centre has not confirmed the current snapshot.
         snapshot = self.outbox.meta_snapshot()
         if snapshot != self._last_meta:
             self._last_meta = snapshot
-            meta, tasking = snapshot
-            self._publish(META_RECORD_ID, topics.META_KIND, {"meta": meta, "tasking": tasking},
-                          retain=True)
+            sent_s = self._publish_meta(snapshot)
+            self._meta_pending = [sent_s, time.monotonic() + self._timeout_s(0), 0]
+
+    def _outstanding(self):
+        return bool(self._awaiting) or self._meta_pending is not None
 
     def _finish(self):
-        """Send changed metadata; give in-flight records a moment to be acknowledged.
+        """Send changed metadata; give outstanding records a moment to be confirmed.
 
-        Fewer unmarked records means fewer re-sends by the next relay; a record
-        still unacknowledged after the grace period simply stays in the outbox.
+        Fewer unconfirmed records means fewer re-sends by the next relay; a record
+        still unconfirmed after the grace period simply stays in the outbox.
         """
         self._publish_meta_if_changed()
         deadline = time.monotonic() + FINISH_GRACE_S
-        while self._inflight and self.connected.is_set() and time.monotonic() < deadline:
+        while (self._inflight or self._outstanding()) and self.connected.is_set() \
+                and time.monotonic() < deadline:
             time.sleep(0.02)
             self._drain_acks()
+            self._drain_receipts()
 
     def _drain_acks(self):
-        sent = []
+        confirmed = []
         while True:
             try:
                 mid, reason = self._acks.get_nowait()
@@ -146,8 +246,8 @@ class Relay(FailureNotes):
             if record_id is None:
                 continue
             if reason.is_failure:
-                # The record stays unsent in the outbox and is offered again by the
-                # next relay run.
+                # The record stays unconfirmed, is re-sent after its timeout and, if
+                # this relay stops, offered again by the next run.
                 self.stats["refused"] += 1
                 log.error("broker refused record %d of session %s: %s", record_id,
                           self.session_id, reason)
@@ -157,15 +257,52 @@ class Relay(FailureNotes):
                         f"for team {self.team!r} ({reason}); use the team name the broker's ACL "
                         "gives this user (often the user name itself)")
             else:
-                sent.append(record_id)
-        self.marks.put(sent)
-        self.stats["acked"] += len(sent)
+                self.stats["acked"] += 1
+                if self.confirm_on_puback:
+                    if record_id == META_RECORD_ID:
+                        self._meta_pending = None
+                    elif self._awaiting.pop(record_id, None) is not None:
+                        confirmed.append(record_id)
+        if confirmed:
+            self.marks.put(confirmed)
+            self.stats["receipted"] += len(confirmed)
+
+    def _drain_receipts(self):
+        confirmed = []
+        while True:
+            try:
+                payload = self._receipts.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                receipt = envelope.decode_receipt(payload, self.session_id)
+            except envelope.MalformedPayload as exc:
+                self.stats["bad_receipts"] += 1
+                log.warning("ignored a receipt on %s: %s", self.receipt_topic, exc)
+                continue
+            span = sum(hi - lo + 1 for lo, hi in receipt.ranges)
+            if span <= len(self._awaiting):
+                candidates = (rid for lo, hi in receipt.ranges for rid in range(lo, hi + 1))
+            else:
+                candidates = [rid for rid in self._awaiting if rid in receipt]
+            for rid in candidates:
+                # Only records this run sent are marked: a receipt cannot mark
+                # a record that was never published.
+                if self._awaiting.pop(rid, None) is not None:
+                    confirmed.append(rid)
+            if receipt.meta_sent_s is not None and self._meta_pending is not None \
+                    and receipt.meta_sent_s >= self._meta_pending[0]:
+                self._meta_pending = None
+        self.marks.put(confirmed)
+        self.stats["receipted"] += len(confirmed)
 
     def run(self, stop=None, once=False):
-        """Publish until `stop` is set (or, with `once`, until every record is sent).
+        """Publish until `stop` is set (or, with `once`, until every record is confirmed).
 
         Returns the stats dict. A broker that refuses the login raises `UserError`;
         a broker that is unreachable is retried for ever (records wait in the outbox).
+        With `once`, it stops after `receipt_wait_s` connected without progress;
+        records the centre has not confirmed stay in the outbox, with a warning.
         """
         stop = stop or threading.Event()
         self.marks = AckWriter(self.outbox.path)
@@ -173,31 +310,57 @@ class Relay(FailureNotes):
         try:
             after_id = 0
             meta_due = 0.0
+            idle_since = None
+            last_progress = None
             while not stop.is_set():
                 if self._fatal:
                     raise UserError(self._fatal)
+                if self._receipts_refused and (not self._inflight
+                                               or time.monotonic() - self._receipts_refused[0] > 2.0):
+                    raise UserError(self._receipts_refused[1])
                 self._drain_acks()
+                self._drain_receipts()
                 now = time.monotonic()
                 if now >= meta_due:
                     meta_due = now + META_POLL_S
                     self._publish_meta_if_changed()
-                records = self.outbox.unsent(after_id, WINDOW - len(self._inflight))
+                self._resend_due()
+                room = WINDOW - len(self._awaiting)
+                records = self.outbox.unsent(after_id, room) if room > 0 else []
                 for rec in records:
-                    self._publish(rec["id"], rec["kind"], rec)
+                    self._send_record(rec)
                 if records:
                     after_id = records[-1]["id"]
                     continue
-                if once and not self._inflight:
-                    break
+                if once:
+                    if not self._outstanding():
+                        break
+                    # Give up waiting only after receipt_wait_s connected without any
+                    # progress (a new receipt or a new record published); a broker
+                    # that cannot be reached is waited for, as ever.
+                    progress = (self.stats["receipted"], after_id)
+                    if progress != last_progress or not self.connected.is_set():
+                        last_progress, idle_since = progress, None
+                    idle_since = idle_since or now
+                    if now - idle_since > self.receipt_wait_s:
+                        log.warning("%d records (and %s) not yet confirmed by the operations centre after "
+                                    "%g s; they (and any not yet published) stay in the outbox and the next "
+                                    "relay run sends them again (is the centre running, may user %r read %s, and "
+                                    "may the centre write receipts?)", len(self._awaiting),
+                                    "the metadata" if self._meta_pending else "no metadata", self.receipt_wait_s,
+                                    self.config.username, self.receipt_topic)
+                        break
                 stop.wait(self.poll_s)
             self._finish()
         finally:
             self._drain_acks()
+            self._drain_receipts()
             self._closing = True
             self.client.disconnect()
             self.client.loop_stop()
             self.marks.close()
             self.stats["records"], self.stats["sent"] = self.outbox.counts()
+            self.stats["unconfirmed"] = len(self._awaiting)
             self.outbox.close()
         return dict(self.stats)
 
@@ -210,8 +373,8 @@ class BackgroundRelay:
     gave up (refused login, forbidden topic), else None.
     """
 
-    def __init__(self, session_path, config, team):
-        self.relay = Relay(session_path, config, team)
+    def __init__(self, session_path, config, team, **relay_kw):
+        self.relay = Relay(session_path, config, team, **relay_kw)
         self.error = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rfhound-relay", daemon=True)

@@ -47,3 +47,13 @@ def parse_topic(topic):
         if not _SEGMENT.match(value):
             raise ValueError(f"topic {topic!r} has an unusable {name} segment")
     return team, session_id, kind
+
+
+# Receipts live under their own root: a team may write only rfhound/v1/<team>/#,
+# so it can neither forge the centre's receipts nor see another team's.
+RECEIPT_ROOT = "rfhound/receipts/v1"
+
+
+def receipt_topic(team, session_id):
+    """Topic on which the operations centre confirms a team session's archived records."""
+    return f"{RECEIPT_ROOT}/{team}/{session_id}"

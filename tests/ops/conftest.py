@@ -24,8 +24,9 @@ def broker(tmp_path):
 
 
 def config_for(broker, user, password=None):
+    # The local test broker is plain TCP on 127.0.0.1: allowed explicitly.
     return BrokerConfig("127.0.0.1", broker.port, username=user,
-                        password=USERS[user] if password is None else password)
+                        password=USERS[user] if password is None else password, allow_insecure=True)
 
 
 def password_file(tmp_path, user, password=None):
@@ -35,7 +36,15 @@ def password_file(tmp_path, user, password=None):
 
 
 def rfhound(*args, **popen_kw):
-    """Start ``rfhound ARGS`` as its own process (so it can be SIGKILLed)."""
+    """Start ``rfhound ARGS`` as its own process (so it can be SIGKILLed).
+
+    ``relay`` / ``ops`` against the plain-TCP test broker get ``--allow-insecure``
+    (tests/ops/test_insecure.py checks the refusal without it).
+    """
+    args = list(args)
+    if args and args[0] in ("relay", "ops") and any(str(a).startswith("mqtt://") for a in args) \
+            and "--allow-insecure" not in args:
+        args.append("--allow-insecure")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     popen_kw.setdefault("stdout", subprocess.PIPE)
     popen_kw.setdefault("stderr", subprocess.PIPE)

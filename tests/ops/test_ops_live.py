@@ -213,22 +213,28 @@ def test_records_wait_at_the_broker_while_the_centre_is_away(broker, tmp_path, k
     sid = _record_session(kit, path, "north", 500, 5)
     archive = tmp_path / "archive"
 
-    def relay_once():
+    def relay_once(first=False):
+        # No centre runs, so no receipt comes: the relay gives up waiting after 1 s
+        # and leaves every record unconfirmed in its outbox.
         proc = kit.rfhound("relay", "--broker", broker.url, "--team", "north", "--username", "north",
-                           "--password-file", kit.password_file(tmp_path, "north"), "--once", path)
-        assert proc.wait(60) == 0
+                           "--password-file", kit.password_file(tmp_path, "north"), "--once",
+                           "--receipt-wait", "1", path)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        if first:
+            assert "500 records (and the metadata) not yet confirmed by the operations centre" in err
+            with sqlite3.connect(path) as con:
+                assert con.execute("SELECT COUNT(*) FROM outbox_acks").fetchone()[0] == 0
 
     OpsCentre(kit.config_for(broker, "ops"), archive).start(timeout_s=10).stop()   # subscribe once
-    relay_once()                                          # published while no centre runs
+    relay_once(first=True)                                # published while no centre runs
     centre = OpsCentre(kit.config_for(broker, "ops"), archive).start(timeout_s=10)
     try:
         _wait_for(lambda: centre.stats["stored"] >= 500, 30, "the queued records")
     finally:
         centre.stop()
-    # A relay that lost its outbox marks sends everything again; a restarted centre
+    # The relay saw no receipt, so it sends everything again; a restarted centre
     # knows the archived ids from disk and stores none of it twice.
-    with sqlite3.connect(path) as con:
-        con.execute("DELETE FROM outbox_acks")
     relay_once()
     centre = OpsCentre(kit.config_for(broker, "ops"), archive).start(timeout_s=10)
     try:
@@ -243,7 +249,8 @@ def test_a_topic_the_acl_forbids_is_refused_and_stays_unsent(tmp_path, kit):
     from host.ops.localbroker import LocalMosquitto
 
     # The ACL of docs/ops.md: the centre reads everything, a team writes only its own topics.
-    acl = ["user ops", "topic read rfhound/v1/#", "", "pattern write rfhound/v1/%u/#"]
+    acl = ["user ops", "topic read rfhound/v1/#", "topic write rfhound/receipts/v1/#", "",
+           "pattern write rfhound/v1/%u/#", "pattern read rfhound/receipts/v1/%u/#"]
     path = tmp_path / "north.sqlite"
     sid = _record_session(kit, path, "north", 50, 6)
     with LocalMosquitto(tmp_path / "broker", kit.users, acl=acl) as broker:
