@@ -12,6 +12,8 @@ import time
 
 from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
+from host.session import SessionError
+
 #: How often the replay source emits one batch.
 TICK_MS = 10
 #: Longest the live source waits for a record before it looks at its commands and counters.
@@ -183,7 +185,13 @@ class LiveSource(RecordSource):
                 except queue.Empty:
                     break
                 if self._recorder is not None:
-                    self._recorder.record(rec)
+                    try:
+                        self._recorder.record(rec)
+                    except SessionError as exc:
+                        # a full disk: recording stops here and says so; the hunt goes on
+                        self._recorder = None
+                        self.state.emit("recording stopped")
+                        self.error.emit(str(exc))
                 batch.append(rec)
         if batch:
             self.records.emit(batch)

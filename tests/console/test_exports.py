@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pymap3d
+import pytest
 
 import hunt_data
 from host.session import SessionReader
@@ -18,21 +19,63 @@ def metres_from_truth(lat_deg, lon_deg):
     return np.hypot(e - hunt_data.EMITTER_XY_M[0], n - hunt_data.EMITTER_XY_M[1])
 
 
+GX = "{http://www.google.com/kml/ext/2.2}"
+
+
 def test_kml(replayed, tmp_path):
     path = tmp_path / "hunt.kml"
     assert replayed.export("kml", str(path))
     root = ET.parse(path).getroot()
-    folders = root.iter(KML + "Folder")
-    assert [f.find(KML + "name").text for f in folders] == ["rack-A", "rack-B"]
-    marks = {p.find(KML + "name").text: p for p in root.iter(KML + "Placemark")}
+    doc = root.find(KML + "Document")
+    assert [f.find(KML + "name").text for f in doc.findall(KML + "Folder")] == ["rack-A", "rack-B"]
+    marks = {p.find(KML + "name").text: p for p in root.iter(KML + "Placemark")
+             if p.find(KML + "name") is not None}
     lon, lat, _ = map(float, marks["rack-A estimate"].find(f"{KML}Point/{KML}coordinates")
                       .text.split(","))
     assert metres_from_truth(lat, lon) < 5.0
     ring = marks["rack-A 95 % ellipse"].find(f".//{KML}coordinates").text.split()
     assert ring[0] == ring[-1] and len(ring) > 10
-    track = marks["rack-A track"].find(f".//{KML}coordinates").text.split()
-    assert len(track) == len(replayed.hunt.targets[0].meas)
     assert "46000********12" in ET.tostring(root, encoding="unicode")
+    # the track: timed gx:Track pieces (one per run of equal power colour) joining up
+    folder = [f for f in root.iter(KML + "Folder") if f.find(KML + "name").text == "rack-A track"][0]
+    pieces = folder.findall(f"{KML}Placemark")
+    n = len(replayed.hunt.targets[0].meas)
+    whens, coords, styles = [], [], []
+    for piece in pieces:
+        track = piece.find(GX + "Track")
+        w = [e.text for e in track.findall(KML + "when")]
+        c = [e.text for e in track.findall(GX + "coord")]
+        assert len(w) == len(c) >= 1
+        whens += w if not whens else w[1:]  # each piece repeats the last reading of the one before
+        coords += c if not coords else c[1:]
+        styles.append(piece.find(KML + "styleUrl").text)
+    assert len(coords) == n and whens == sorted(whens)
+    rssi = replayed.hunt.targets[0].meas["rssi_dbm"]
+    # not-detected readings are grey; the strongest reading lies on a red (top-bin) piece
+    assert ("#power-nd" in styles) == bool(np.isnan(rssi).any())
+    assert "#power-6" in styles and "#power-0" in styles
+
+
+def test_kml_from_a_session_without_the_window(session_file, tmp_path):
+    # the headless exporter and the window's menu write the same estimate
+    import subprocess
+    import sys
+
+    out = tmp_path / "headless.kml"
+    run = subprocess.run([sys.executable, "-m", "host.cli", "export", str(session_file),
+                          "--kml", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    root = ET.parse(out).getroot()
+    marks = {p.find(KML + "name").text: p for p in root.iter(KML + "Placemark")
+             if p.find(KML + "name") is not None}
+    lon, lat, _ = map(float, marks["rack-A estimate"].find(f"{KML}Point/{KML}coordinates")
+                      .text.split(","))
+    assert metres_from_truth(lat, lon) < 5.0
+
+
+def signed_area(ring):
+    x, y = np.asarray(ring).T
+    return 0.5 * np.sum(x[:-1] * y[1:] - x[1:] * y[:-1])
 
 
 def test_geojson(replayed, tmp_path):
@@ -47,9 +90,19 @@ def test_geojson(replayed, tmp_path):
     assert metres_from_truth(lat, lon) < 5.0
     ring = by_kind[("ellipse95", "rack-A")]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1]
+    assert signed_area(ring) > 0  # RFC 7946 3.1.6: exterior rings counter-clockwise
     props = by_kind[("estimate", "rack-A")]["properties"]
     assert props["imsi_masked"] == "46000********12"
     assert props["ellipse95_semi_major_m"] >= props["ellipse95_semi_minor_m"] > 0
+    assert props["ellipse95_major_axis_m"] == pytest.approx(2 * props["ellipse95_semi_major_m"])
+    assert "building" in props and "floor_prob" in props
+    assert sum(props["floor_prob"].values()) == pytest.approx(1.0, abs=1e-3)
+    # 7 decimals (about 1 cm), not 15
+    for f in doc["features"]:
+        flat = np.ravel(f["geometry"]["coordinates"])
+        assert np.all(np.round(flat, 7) == flat)
+    track = by_kind[("track", "rack-A")]
+    assert len(track["properties"]["time_s"]) == len(track["geometry"]["coordinates"])
 
 
 def test_measurement_csv_round_trips_the_session(replayed, session_file, tmp_path):
