@@ -80,6 +80,7 @@ def _hunt_exports(reader, args):
             print(f"wrote {args.geojson}")
         if args.report:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+            os.environ.setdefault("QT_LOGGING_RULES", "*.debug=false;*.info=false;*.warning=false")
             from host.app.report import write_report
 
             write_report(data, args.report)

@@ -143,3 +143,119 @@ def test_report_pdf(replayed, tmp_path):
 def test_export_before_any_data_says_so(window, tmp_path):
     assert not window.export("kml", str(tmp_path / "x.kml"))
     assert "no position fix" in window.message.text()
+
+
+# ---------------------------------------------------------------- headless: rfhound export
+def export_cli(*argv):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "host.cli", "export", *map(str, argv)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def lonlat_ring(points_m):
+    lat, lon, _ = pymap3d.enu2geodetic(*np.asarray(points_m, float).T, 0.0, hunt_data.LAT0_DEG,
+                                       hunt_data.LON0_DEG, 0.0)
+    ring = np.column_stack([lon, lat]).tolist()
+    return ring + ring[:1]
+
+
+@pytest.fixture(scope="module")
+def headless(session_file, tmp_path_factory):
+    """Every export of the synthetic hunt made by one 'rfhound export' run, with footprints:
+    the block the emitter is in, and one across the street."""
+    out = tmp_path_factory.mktemp("headless")
+    fp = out / "buildings.geojson"
+    across = [[-80.0, 10.0], [-40.0, 10.0], [-40.0, 70.0], [-80.0, 70.0]]
+    fp.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Hauptstr. 5"},
+         "geometry": {"type": "Polygon",  # given clockwise, as many OSM extracts have it
+                      "coordinates": [lonlat_ring(hunt_data.BUILDING_M[::-1])]}},
+        {"type": "Feature", "properties": {"name": "Hauptstr. 8"},
+         "geometry": {"type": "Polygon", "coordinates": [lonlat_ring(across)]}}]}))
+    run = export_cli(session_file, "--footprints", fp, "--kml", out / "h.kml", "--geojson",
+                     out / "h.geojson", "--report", out / "r.png", "--csv", out / "h.csv")
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""  # no Qt chatter, no warnings
+    return out, run.stdout
+
+
+def test_headless_geojson_names_the_building_and_floor_probabilities(headless):
+    out, _ = headless
+    doc = json.loads((out / "h.geojson").read_text())
+    est = [f for f in doc["features"] if f["properties"]["kind"] == "estimate"]
+    assert [f["properties"]["label"] for f in est] == ["rack-A", "rack-B"]
+    props = est[0]["properties"]
+    lon, lat = est[0]["geometry"]["coordinates"]
+    assert metres_from_truth(lat, lon) < 5.0
+    assert props["building"] == "Hauptstr. 5" and props["building_prob"] > 0.9
+    assert sum(props["floor_prob"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert props["floor"] == int(max(props["floor_prob"], key=props["floor_prob"].get))
+    building = [f for f in doc["features"] if f["properties"]["kind"] == "building"][0]
+    ring = building["geometry"]["coordinates"][0]
+    assert signed_area(ring) > 0 and ring[0] == ring[-1]
+    # the footprint came in clockwise: the export turned it to RFC 7946's order
+    assert signed_area(lonlat_ring(hunt_data.BUILDING_M[::-1])) < 0
+    for f in doc["features"]:
+        flat = np.ravel(f["geometry"]["coordinates"])
+        assert np.all(np.round(flat, 7) == flat)
+
+
+def test_headless_kml_has_a_timed_coloured_track_and_the_building(headless):
+    out, _ = headless
+    root = ET.parse(out / "h.kml").getroot()
+    text = ET.tostring(root, encoding="unicode")
+    tracks = list(root.iter(GX + "Track"))
+    assert tracks and all(t.find(KML + "when") is not None for t in tracks)
+    names = [p.find(KML + "name").text for p in root.iter(KML + "Placemark")
+             if p.find(KML + "name") is not None]
+    assert any(n.startswith("rack-A building Hauptstr. 5") for n in names)
+    est = [p for p in root.iter(KML + "Placemark")
+           if p.find(KML + "name") is not None and p.find(KML + "name").text == "rack-A estimate"][0]
+    data = {d.get("name"): d.find(KML + "value").text for d in est.iter(KML + "Data")}
+    assert data["building"] == "Hauptstr. 5" and "floor_prob" in data and "floor" in data
+    assert "460001234567812" not in text
+
+
+def test_headless_report_fills_its_page(headless):
+    from PyQt5.QtGui import QImage
+
+    out, stdout = headless
+    img = QImage(str(out / "r.png")).convertToFormat(QImage.Format_RGB32)
+    assert (img.width(), img.height()) == (1240, 1754)
+    ptr = img.constBits()
+    ptr.setsize(img.sizeInBytes())
+    px = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)[..., :3]
+    inked_rows = np.flatnonzero((px < 200).any(axis=(1, 2)))
+    # content from the top margin down to the last 8 % of the page, not two-thirds blank
+    assert inked_rows[0] < 0.06 * img.height() and inked_rows[-1] > 0.92 * img.height()
+    # the map: ellipse red, and the track's power scale from blue to red
+    red = (px[..., 2] > 200) & (px[..., 1] < 60) & (px[..., 0] < 60)
+    blue = (px[..., 0] > 200) & (px[..., 1] < 60) & (px[..., 2] < 60)
+    assert red.sum() > 500 and blue.sum() > 100
+    assert "every reading had a position fix" not in stdout  # that line is the report's
+
+
+def test_headless_report_pdf_and_the_no_fix_line(session_file, tmp_path):
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "s.sqlite"
+    shutil.copyfile(session_file, copy)
+    con = sqlite3.connect(copy)  # three readings before the first fix (0 N 0 E, stale)
+    con.execute("UPDATE measurements SET lat_deg = 0, lon_deg = 0, flags = 2 "
+                "WHERE record_id IN (SELECT record_id FROM measurements LIMIT 3)")
+    con.commit()
+    con.close()
+    run = export_cli(copy, "--report", tmp_path / "r.pdf")
+    assert run.returncode == 0, run.stderr
+    assert "3 readings had no position fix" in run.stdout
+    data = (tmp_path / "r.pdf").read_bytes()
+    assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:] and len(data) > 20_000
+
+
+def test_headless_export_refuses_a_bad_report_name_in_one_line(session_file, tmp_path):
+    run = export_cli(session_file, "--report", tmp_path / "r.jpg")
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert "--report" in run.stderr and ".pdf or .png" in run.stderr
