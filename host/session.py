@@ -459,6 +459,13 @@ class SessionReader:
                 return
             yield from rows
 
+    def flag_counts(self, mask):
+        """``{target: (readings, readings with any of the flag bits in mask)}``."""
+        rows = self._con.execute(
+            "SELECT target, COUNT(*), SUM((COALESCE(flags, 0) & ?) != 0) FROM measurements "
+            "GROUP BY target", (int(mask),))
+        return {t: (n, int(k or 0)) for t, n, k in rows}
+
     def iter_records(self, after_id=0, limit=None, kinds=None):
         """Yield ``(id, rx_time_s, device_time_ms, json text)`` in recording order, unparsed.
 

@@ -186,8 +186,10 @@ def from_session(reader, footprints=None, batch=4096):
     """Read a session into a ``HuntExport``, estimates included (``session_estimates``).
 
     Measurements stream from the indexed table into a ``HuntModel`` (compact
-    columns per target); readings the locator must not take (radio fault, bench,
-    no fix, no time) stay out and are counted.  ``footprints`` is ``(names, rings)``
+    columns per target); readings the locator must not take (radio fault, stale
+    position, bench, no fix, no time; uncalibrated ones of a target that also has
+    calibrated readings) stay out and are counted.  Saturated readings stay in at
+    their value (a lower bound the console's estimator cannot yet treat as one).  ``footprints`` is ``(names, rings)``
     with rings ``(n, 2)`` arrays of ``[lon, lat]``; the estimate is then confined
     to them and names its building.
     """
@@ -200,6 +202,9 @@ def from_session(reader, footprints=None, batch=4096):
     hunt.status.device = meta.get("device_id", "")
     labels = {k: v["label"] for k, v in reader.targets().items()}
     counts = Counts()
+    # raw levels do not mix with calibrated powers: a target's uncalibrated readings stay
+    # out of its estimate when it has calibrated ones
+    calibrated = {t for t, (n, k) in reader.flag_counts(P.F_UNCALIBRATED).items() if n > k}
     scans, pending = [], []
     for row in reader.iter_measurements():
         flags = int(row[10] or 0)
@@ -218,6 +223,8 @@ def from_session(reader, footprints=None, batch=4096):
                 counts.flagged[name] += 1
         if bits & meascsv.FLAGS_LEAVE_OUT:
             continue  # no power or no place: not on the track the estimate is made from
+        if bits & meascsv.FLAG_UNCALIBRATED and row[1] in calibrated:
+            continue
         pending.append(_meas_record(row, labels))
         if len(pending) >= batch:
             scans += hunt.ingest(pending)[2]
@@ -550,7 +557,32 @@ def measurement_rows(data):
 
 
 def write_measurement_csv(data, path):
+    """The measurement CSV of a live model (no quality flags: the model does not keep them)."""
     meascsv.write_measurements(path, measurement_rows(data))
+
+
+def window_session(window):
+    """The session file behind a console window: the one it replays or records, or None."""
+    writer = getattr(window, "writer", None)
+    if writer is not None:
+        return writer.path
+    return getattr(getattr(window, "source", None), "path", None)
+
+
+def write_window_csv(window, path):
+    """The window's measurement CSV: from its session file when it has one (every reading,
+    with quality flags, as ``rfhound export`` writes it), else from its live model."""
+    from host.session import SessionError, SessionReader
+
+    session = window_session(window)
+    if session is None:
+        write_measurement_csv(window.hunt, path)
+        return
+    try:
+        with SessionReader(session) as reader:
+            write_session_csv(reader, path)
+    except SessionError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _opt(v):

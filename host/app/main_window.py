@@ -733,7 +733,7 @@ class ConsoleWindow(QMainWindow):
                 raise export.ExportError("nothing to export yet: no position fix has arrived")
             else:
                 {"kml": export.write_kml, "geojson": export.write_geojson,
-                 "csv": export.write_measurement_csv}[kind](self.hunt, path)
+                 "csv": lambda _hunt, p: export.write_window_csv(self, p)}[kind](self.hunt, path)
         except (export.ExportError, OSError) as exc:
             self.show_message(f"export to {path} failed: {exc}")
             return False

@@ -119,6 +119,8 @@ def test_measurement_csv_round_trips_the_session(replayed, session_file, tmp_pat
     lat = np.array([meas[i]["lat_deg"] for i in order])
     np.testing.assert_allclose(np.sort(cols["lat_deg"]), np.sort(lat), atol=2e-7)
     assert set(cols["target"]) == {"rack-A", "rack-B"}
+    # the window replays a session: its CSV is the session's, quality flags included
+    assert "flags" in path.read_text().splitlines()[0].split(",")
 
 
 def test_report_png(replayed, tmp_path):
@@ -259,3 +261,40 @@ def test_headless_export_refuses_a_bad_report_name_in_one_line(session_file, tmp
     run = export_cli(session_file, "--report", tmp_path / "r.jpg")
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
     assert "--report" in run.stderr and ".pdf or .png" in run.stderr
+
+
+def test_fault_and_stale_rows_leave_the_exported_answer_unchanged(session_file, tmp_path):
+    """Issue 18 item 4: one 0 dBm radio-fault row moved the floor and the ellipse."""
+    import shutil
+
+    from firmware import protocol as P
+    from host.app import export
+    from host.session import SessionReader, SessionWriter
+
+    def answer(path):
+        with SessionReader(str(path)) as reader:
+            data = export.from_session(reader)
+        est = data.hunt.targets[0].estimate
+        return est.x_m, est.y_m, est.floor, tuple(est.cov_m2.ravel()), data.counts
+
+    clean = answer(session_file)
+    bad = tmp_path / "bad.sqlite"
+    shutil.copyfile(session_file, bad)
+    w = SessionWriter.__new__(SessionWriter)  # append to the copy with the real insert path
+    import sqlite3
+    import threading
+
+    w.path, w._con, w._lock, w._closed, w._dirty = (str(bad), sqlite3.connect(bad),
+                                                    threading.Lock(), False, False)
+    with SessionReader(str(session_file)) as reader:
+        first = next(reader.iter_measurements())
+    for k, flags in enumerate([P.F_RADIO_FAULT] * 3 + [P.F_POSITION_STALE] * 3):
+        w.record({"kind": "MEAS", "seq": 60000 + k, "device_time_ms": 1, "target": 0,
+                  "rx_time_s": first[2] + 0.5 + k, "rssi_dbm": 0.0, "heading_deg": None,
+                  "lat_deg": first[6], "lon_deg": first[7], "alt_m": 35.0, "floor": 4,
+                  "flags": flags})
+    w._con.commit()
+    w._con.close()
+    dirty = answer(bad)
+    assert dirty[:4] == clean[:4]
+    assert dirty[4].flagged["radio_fault"] == 3 and dirty[4].flagged["position_stale"] == 3
