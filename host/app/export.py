@@ -17,6 +17,7 @@ Positions go back from the local east/north frame to WGS84 with 7 decimals
 
 import datetime
 import json
+import math
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -71,6 +72,24 @@ def reading_time_s(rx_time_s, device_time_ms):
     return None
 
 
+def _number_or_none(v, lo=-math.inf, hi=math.inf):
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                         and math.isfinite(v) and lo <= v <= hi)
+
+
+def well_formed(row):
+    """Whether an ``iter_measurements`` row holds what its columns promise (a record that
+    came over MQTT or from an old tool may not): an integer target, numbers in range."""
+    (_rid, target, rx_time_s, device_time_ms, rssi_dbm, heading_deg, lat_deg, lon_deg, alt_m,
+     floor, flags) = row
+    return (isinstance(target, int) and target >= 0 and _number_or_none(rx_time_s)
+            and _number_or_none(device_time_ms) and _number_or_none(rssi_dbm, -200.0, 50.0)
+            and _number_or_none(heading_deg, 0.0, 360.0) and _number_or_none(lat_deg, -90.0, 90.0)
+            and _number_or_none(lon_deg, -180.0, 180.0) and _number_or_none(alt_m)
+            and (floor is None or (isinstance(floor, int) and not isinstance(floor, bool)))
+            and (flags is None or isinstance(flags, int)))
+
+
 class Counts:
     """What a session export wrote and what it left out, and why."""
 
@@ -79,6 +98,7 @@ class Counts:
         self.no_fix = 0
         self.no_time = 0
         self.bench = 0
+        self.malformed = 0
         self.flagged = dict.fromkeys(meascsv.FLAGS, 0)
 
     def notes(self):
@@ -89,6 +109,9 @@ class Counts:
         if self.no_time:
             lines.append(f"{self.no_time} readings had no time (neither host nor device clock) "
                          "and are left out")
+        if self.malformed:
+            lines.append(f"{self.malformed} readings had malformed values (a target that is not "
+                         "an index, a number out of range) and are left out")
         if self.bench:
             lines.append(f"{self.bench} bench-mode readings (not a target) are left out")
         flagged = ", ".join(f"{n} {name}" for name, n in self.flagged.items() if n)
@@ -108,6 +131,10 @@ def session_csv_rows(reader, counts=None):
     labels = {k: v["label"] for k, v in reader.targets().items()}
     for (_rid, target, rx_time_s, device_time_ms, rssi_dbm, heading_deg, lat_deg, lon_deg,
          alt_m, floor, flags) in reader.iter_measurements():
+        if not well_formed((_rid, target, rx_time_s, device_time_ms, rssi_dbm, heading_deg,
+                            lat_deg, lon_deg, alt_m, floor, flags)):
+            counts.malformed += 1
+            continue
         flags = int(flags or 0)
         if flags & P.F_BENCH:
             counts.bench += 1
@@ -126,7 +153,7 @@ def session_csv_rows(reader, counts=None):
         counts.written += 1
         label = labels.get(target)
         yield {"time_s": round(time_s, 3),
-               "target": label if label is not None else "T%d" % (int(target) + 1),
+               "target": label if label is not None else "T%d" % (target + 1),
                "rssi_dbm": None if flags & P.F_NOT_DETECTED else rssi_dbm,
                "lat_deg": lat_deg, "lon_deg": lon_deg, "alt_m": alt_m, "floor": floor,
                "heading_deg": None if flags & P.F_NO_HEADING else heading_deg, "flags": bits}
@@ -207,6 +234,9 @@ def from_session(reader, footprints=None, batch=4096):
     calibrated = {t for t, (n, k) in reader.flag_counts(P.F_UNCALIBRATED).items() if n > k}
     scans, pending = [], []
     for row in reader.iter_measurements():
+        if not well_formed(row):
+            counts.malformed += 1
+            continue
         flags = int(row[10] or 0)
         if flags & P.F_BENCH:
             counts.bench += 1

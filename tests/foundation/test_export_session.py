@@ -126,3 +126,18 @@ def test_wal_only_copy_is_refused_naming_the_missing_file(tmp_path):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "k.sqlite-wal" in lines[0] and "not beside it" in lines[0]
+
+
+def test_malformed_archive_records_are_left_out_and_counted(tmp_path):
+    """Records that came over MQTT into the archive may carry anything in any column."""
+    path = str(tmp_path / "archive.sqlite")
+    with SessionWriter(path) as w:
+        w.record(meas_record(1, 0))
+        for bad in ({"target": "rack"}, {"lat_deg": 123.0}, {"rssi_dbm": 99.0},
+                    {"lon_deg": "east"}, {"floor": 2.5}):
+            w.record(dict(meas_record(2, 0), **bad))
+    out = tmp_path / "o.csv"
+    res = run("export", path, "--csv", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "wrote 1 measurements" in res.stdout and "5 readings had malformed values" in res.stdout
+    assert len(meascsv.read_measurements(str(out))["time_s"]) == 1
