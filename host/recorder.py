@@ -6,6 +6,7 @@ no record after it is passed on or counted as stored.
 """
 
 import threading
+import time
 
 from host.link import Link
 from host.session import SessionError, SessionWriter
@@ -55,7 +56,7 @@ class Recorder:
 
     def _state(self, state, error):
         text = "link %s" % state if error is None else "link %s: %s" % (state, error)
-        self._record({"kind": "EVENT", "text": text, "rx_time_s": None})
+        self._record({"kind": "EVENT", "text": text, "rx_time_s": time.time()})
 
     def start(self):
         self.link.start()
