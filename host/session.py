@@ -487,13 +487,20 @@ class SessionReader:
             yield from rows
 
     def time_span(self):
-        """``(first, last)`` record time in seconds (``rx_time_s``, else device time), or None."""
-        t = "COALESCE(rx_time_s, device_time_ms / 1000.0)"
-        first = self._con.execute("SELECT %s FROM records WHERE %s IS NOT NULL ORDER BY id LIMIT 1"
-                                  % (t, t)).fetchone()
-        last = self._con.execute("SELECT %s FROM records WHERE %s IS NOT NULL ORDER BY id DESC "
-                                 "LIMIT 1" % (t, t)).fetchone()
-        return None if first is None else (first[0], last[0])
+        """``(first_s, last_s, clock)`` of the records, or None when no record has a time.
+
+        ``clock`` is ``"rx_time_s"`` (host epoch seconds) when any record has one, else
+        ``"device_time_ms"`` (the handheld's clock, in seconds here); the two are never
+        mixed, they count from different origins.
+        """
+        for column, scale in (("rx_time_s", 1.0), ("device_time_ms", 1000.0)):
+            first = self._con.execute("SELECT %s FROM records WHERE %s IS NOT NULL ORDER BY id "
+                                      "LIMIT 1" % (column, column)).fetchone()
+            if first is not None:
+                last = self._con.execute("SELECT %s FROM records WHERE %s IS NOT NULL ORDER BY "
+                                         "id DESC LIMIT 1" % (column, column)).fetchone()
+                return first[0] / scale, last[0] / scale, column
+        return None
 
     def measurements(self):
         """MEAS records with ``target_label`` added from the tasking's target table.

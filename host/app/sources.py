@@ -269,6 +269,7 @@ class ReplaySource(RecordSource):
         self._reader = None
         self._start_s = 0.0
         self._end_s = 0.0
+        self._device_clock = False
         self._rewind()
         self._clock_s = 0.0
         self._last_tick = None
@@ -316,7 +317,8 @@ class ReplaySource(RecordSource):
             self._fail(f"cannot read session {self.path}: {_reason(exc)}; "
                        "is it an rfhound session file?")
             return
-        self._start_s, end = span if span is not None else (0.0, 0.0)
+        self._start_s, end, clock = span if span is not None else (0.0, 0.0, "rx_time_s")
+        self._device_clock = clock == "device_time_ms"
         self._end_s = end - self._start_s
         self.opened.emit({"meta": meta, "tasking": tasking, "start_s": self._start_s,
                           "end_s": self._end_s})
@@ -340,13 +342,13 @@ class ReplaySource(RecordSource):
                 if not isinstance(rec, dict):
                     raise ValueError(f"record {rid} is not a JSON object")
                 rec["id"] = rid
-                if rx_time_s is not None:
-                    self._last_time_s = float(rx_time_s) - self._start_s
-                elif device_time_ms is not None:
-                    self._last_time_s = float(device_time_ms) / 1000.0 - self._start_s
+                t = device_time_ms / 1000.0 if self._device_clock and device_time_ms is not None \
+                    else rx_time_s
+                if t is not None:
+                    self._last_time_s = float(t) - self._start_s
                 else:
-                    # a record that lost both its times (it can come so over MQTT) is
-                    # replayed at the time of the one before it, and says so
+                    # a record without the session's clock (host events, or one that came
+                    # so over MQTT) is replayed at the time of the one before it, and says so
                     rec["rx_time_s"] = self._last_time_s + self._start_s
                     rec["time_from_previous_record"] = True
                 self._buffer.append((self._last_time_s, rec))
