@@ -19,7 +19,9 @@ Entry point for other parts of rfhound (``rfhound console``, ``rfhound replay``,
 - an iterable of record dicts that paces itself (a simulator generator).
 
 Keyword options: ``speed`` (replay), ``screenshot`` (path: replay to the end,
-save the main window as PNG, exit), ``tasking`` (masked tasking dict naming the
+wait for the final estimates, save the main window as PNG, exit; status 1 and the
+reason in the ``screenshot_errors`` list when it cannot, see ``save_when_replayed``),
+``tasking`` (masked tasking dict naming the
 targets), ``buildings`` (list of ``(n, 2)`` east/north metre polygons: drawn,
 and every estimate puts the emitter in one of them), ``building_names`` (one
 per polygon, shown for the most probable; default ``B0``, ``B1``, ...),
