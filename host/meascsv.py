@@ -176,8 +176,14 @@ def _parse(path, reader):
 
 
 def _format(value):
+    # the common cases first: a million-row export spends its time here
+    kind = type(value)
+    if kind is float:
+        return "" if value != value else repr(value)
     if value is None:
         return ""
+    if kind is int or kind is str:
+        return str(value)
     if isinstance(value, (float, np.floating)):
         return "" if math.isnan(value) else repr(float(value))
     if isinstance(value, (bool, np.bool_)):
@@ -202,14 +208,22 @@ def write_measurements(path, rows, columns=None):
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
+        cells = [(c, _format_flags if c == "flags" else _format) for c in columns]
         for r in rows:
-            writer.writerow([_format_flags(r.get(c)) if c == "flags" else _format(r.get(c))
-                             for c in columns])
+            writer.writerow([fmt(r.get(c)) for c, fmt in cells])
             n += 1
     return n
 
 
+_FLAG_TEXT = {}
+
+
 def _format_flags(value):
-    if value is None:
+    if value is None or value == 0:
         return ""
-    return value if isinstance(value, str) else flag_names(value)
+    if isinstance(value, str):
+        return value
+    text = _FLAG_TEXT.get(value)
+    if text is None:
+        text = _FLAG_TEXT[value] = flag_names(value)
+    return text
