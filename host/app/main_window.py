@@ -285,6 +285,8 @@ class ConsoleWindow(QMainWindow):
         src.error.connect(self.show_message)
         src.notice.connect(lambda text: self.show_message(text, "info"))
         src.finished.connect(self._on_source_finished)
+        if isinstance(src, LiveSource):  # a full disk: the status bar must not say "recording"
+            src.recording_failed.connect(lambda _text: self.stop_recording())
         self.runner = SourceRunner(src)
         self.runner.start()
         self.setWindowTitle(f"rfhound console \u2014 {name}")

@@ -130,6 +130,9 @@ class LiveSource(RecordSource):
     was unplugged; this source says so once in the message bar each time.
     """
 
+    #: Recording stopped on a storage fault (one line); records are still shown, not stored.
+    recording_failed = pyqtSignal(str)
+
     # Ticks back to back, each waiting up to WAIT_S on the link's queue: a record is
     # passed on the moment it arrives, and the thread's event loop still runs every WAIT_S.
     tick_ms = 0
@@ -191,7 +194,7 @@ class LiveSource(RecordSource):
                     except SessionError as exc:
                         # a full disk: recording stops here and says so; the hunt goes on
                         self._recorder = None
-                        self.state.emit("recording stopped")
+                        self.recording_failed.emit(str(exc))
                         self.error.emit(str(exc))
                 batch.append(rec)
         if batch:
