@@ -230,6 +230,11 @@ def from_session(reader, footprints=None, batch=4096):
     hunt = HuntModel()
     hunt.set_tasking(reader.tasking)
     meta = reader.meta
+    world = _sim_world(meta.get("sim_world"))
+    if world is not None:  # as the window replays a simulated hunt: its world's frame
+        from host.app.geo import LocalFrame
+
+        hunt.frame = LocalFrame(*world.origin)
     hunt.status.calibration_id = meta.get("calibration_id", "")
     hunt.status.device = meta.get("device_id", "")
     labels = {k: v["label"] for k, v in reader.targets().items()}
@@ -281,20 +286,73 @@ def from_session(reader, footprints=None, batch=4096):
         names, rings = footprints
         polys = [_to_local(hunt.frame, np.asarray(r)[:, 1], np.asarray(r)[:, 0]) for r in rings]
         hunt.set_buildings(polys, names)
-    problems += session_estimates(hunt, scans)
+    elif world is not None:
+        hunt.set_buildings([b.footprint_m for b in world.buildings],
+                           [b.id for b in world.buildings])
+    problems += session_estimates(hunt, scans, final=_final_estimate(reader, world))
     return HuntExport(hunt, source_name=str(reader.path), counts=counts, problems=problems)
 
 
-def session_estimates(hunt, scans):
+def _sim_world(name):
+    """The simulator's world a session was recorded in (meta ``sim_world``), or None."""
+    if not name:
+        return None
+    from host.errors import UserError
+    from host.sim.world import load_world
+
+    try:
+        return load_world(name)
+    except (UserError, OSError, ValueError):
+        return None
+
+
+def _final_estimate(reader, world):
+    """The session's own final answer: the last ``ESTIMATE`` record marked ``final`` whose
+    ``estimate`` has a position and a 95 % ellipse, in the frame of its world; else None.
+
+    The simulator stores one (``host.sim.hunt``), in its world's east/north metres.
+    """
+    if world is None:
+        return None
+    final = None
+    for _rid, _t, _d, body in reader.iter_records(kinds=("ESTIMATE",)):
+        try:
+            rec = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("final") and isinstance(rec.get("estimate"), dict):
+            final = rec["estimate"]
+    try:
+        ell = final["ellipse"]
+        x, y = float(final["x_m"]), float(final["y_m"])
+        a, b = float(ell["semi_major_m"]), float(ell["semi_minor_m"])
+        theta = np.radians(float(ell["orientation_deg"]))
+    except (TypeError, KeyError, ValueError):
+        return None
+    return {"x_m": x, "y_m": y, "semi_major_m": a, "semi_minor_m": b, "theta_rad": theta,
+            "floor": final.get("floor"), "building": final.get("building"),
+            "building_prob": final.get("building_prob")}
+
+
+def session_estimates(hunt, scans, final=None):
     """Put an estimate on every target of ``hunt`` that has enough readings; return problems.
 
     The one place that decides which estimate a session's exports show.  Today:
-    what the console shows at the end of a replay, ``dsp.locate.estimate_position``
+    the session's own final answer when it stores one (``final``, see
+    ``_final_estimate``: one answer for the hunt, so every target), else what
+    the console shows at the end of a replay, ``dsp.locate.estimate_position``
     over each target (the SIMs of one tasked group together), rotation-scan
     readings left out of the fit and used as bearings (``host.app.estimator``).
     """
     from host.app.dsp_worker import MIN_DETECTIONS, ROW_COLUMNS
     from host.app.estimator import estimate_view
+
+    if final is not None:
+        view = _view_of_final(hunt, final)
+        for t in hunt.targets.values():
+            if len(t.meas):
+                t.estimate = view
+        return []
 
     spans, bearings = {}, {}
     for scan in scans:
@@ -329,6 +387,31 @@ def session_estimates(hunt, scans):
         for t in members:
             t.estimate = view
     return problems
+
+
+def _view_of_final(hunt, final):
+    """An ``EstimateView`` of a stored final answer (no covariance stored: the one whose 95 %
+    ellipse it gave; floor probabilities unknown, so none)."""
+    from host.app.model import EstimateView
+
+    k = EstimateView.CHI2_95
+    # orientation of the major axis clockwise from north: direction (east, north)
+    u = np.array([np.sin(final["theta_rad"]), np.cos(final["theta_rad"])])
+    v = np.array([u[1], -u[0]])
+    cov = (final["semi_major_m"] ** 2 * np.outer(u, u) + final["semi_minor_m"] ** 2
+           * np.outer(v, v)) / k
+    # CEP50 of a circular normal with the same trace (Rayleigh median): an approximation
+    cep50 = float(np.sqrt(np.trace(cov) / 2.0) * np.sqrt(2.0 * np.log(2.0)))
+    building = building_prob = None
+    names = list(hunt.building_names)
+    if final.get("building") in names and final.get("building_prob") is not None:
+        building = names.index(final["building"])
+        building_prob = np.zeros(len(names))
+        building_prob[building] = float(final["building_prob"])
+    floor = final.get("floor")
+    return EstimateView(final["x_m"], final["y_m"], cov, cep50, 0,
+                        floor=None if floor is None else int(floor), floor_prob=None,
+                        building=building, building_prob=building_prob)
 
 
 def _scan_bearing(scan, freq_hz):
@@ -396,7 +479,8 @@ def estimate_summary(hunt, t):
                  ellipse95_major_axis_m=round(2 * major, 2),
                  ellipse95_minor_axis_m=round(2 * minor, 2),
                  ellipse95_semi_major_m=round(major, 2), ellipse95_semi_minor_m=round(minor, 2),
-                 n_used=est.n_used, floor=None if est.floor is None else int(est.floor),
+                 n_used=est.n_used or None,  # 0: a stored answer that did not say
+                 floor=None if est.floor is None else int(est.floor),
                  floor_prob={str(int(k)): round(float(v), 4)
                              for k, v in sorted(est.floor_prob.items())})
     likely = hunt.likely_building(t.index)

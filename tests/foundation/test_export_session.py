@@ -141,3 +141,44 @@ def test_malformed_archive_records_are_left_out_and_counted(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "wrote 1 measurements" in res.stdout and "5 readings had malformed values" in res.stdout
     assert len(meascsv.read_measurements(str(out))["time_s"]) == 1
+
+
+def test_a_simulated_hunts_own_final_answer_is_the_one_exported(tmp_path):
+    """A session that stores its final answer (the simulator's ESTIMATE record, in its
+    world's metres) exports that answer, in the world's frame, with its building."""
+    import json
+
+    import pymap3d
+
+    from host.sim.world import load_world
+
+    world = load_world("corner")
+    lat0, lon0, alt0 = world.origin
+    path = str(tmp_path / "sim.sqlite")
+    answer = {"x_m": 21.0, "y_m": 19.5, "floor": 2, "building": "A1N", "building_prob": 0.87,
+              "ellipse": {"semi_major_m": 6.0, "semi_minor_m": 2.0, "orientation_deg": 90.0}}
+    with SessionWriter(path, tasking={"targets": [{"label": "sim-1"}]},
+                       meta={"sim_world": "corner"}) as w:
+        for i in range(40):  # a walk along the street south of the block
+            lat, lon, _ = pymap3d.enu2geodetic(-10.0 + 1.5 * i, -5.0, alt0, lat0, lon0, alt0)
+            w.record(dict(meas_record(i, 0), lat_deg=round(float(lat), 7),
+                          lon_deg=round(float(lon), 7)))
+        w.record({"kind": "ESTIMATE", "rx_time_s": 1.7e9 + 41, "final": True,
+                  "estimate": answer, "error_m": 1.0})
+    out = tmp_path / "sim.geojson"
+    res = run("export", path, "--geojson", str(out))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    est = [f for f in doc["features"] if f["properties"]["kind"] == "estimate"][0]
+    lon, lat = est["geometry"]["coordinates"]
+    e, n, _ = pymap3d.geodetic2enu(lat, lon, alt0, lat0, lon0, alt0)
+    assert abs(e - 21.0) < 0.02 and abs(n - 19.5) < 0.02
+    props = est["properties"]
+    assert props["building"] == "A1N" and props["building_prob"] == 0.87 and props["floor"] == 2
+    assert props["ellipse95_major_axis_m"] == pytest.approx(12.0, abs=0.01)
+    assert props["ellipse95_minor_axis_m"] == pytest.approx(4.0, abs=0.01)
+    ring = [f for f in doc["features"] if f["properties"]["kind"] == "ellipse95"][0]
+    ring = np.array(ring["geometry"]["coordinates"][0])
+    e, n, _ = pymap3d.geodetic2enu(ring[:, 1], ring[:, 0], alt0, lat0, lon0, alt0)
+    # orientation 90 deg clockwise from north: the major axis runs east-west
+    assert np.ptp(e) == pytest.approx(12.0, abs=0.05) and np.ptp(n) == pytest.approx(4.0, abs=0.05)
