@@ -189,16 +189,30 @@ class HuntExport:
 
     def no_fix_line(self):
         """The report's line on readings without a position fix."""
-        n = 0 if self.counts is None else self.counts.no_fix
+        if self.counts is None:
+            return "readings without a position fix are not shown (not counted: live source)"
+        n = self.counts.no_fix
         return f"{n} readings had no position fix and are not shown" if n else \
             "every reading had a position fix"
 
 
-def from_hunt(hunt, source_name=""):
-    """The window's export data: its live model as it stands."""
+def from_hunt(hunt, source_name="", session=None):
+    """The window's export data: its live model as it stands; with the ``session`` file
+    it replays or records, the readings left out are counted from that file."""
     if isinstance(hunt, HuntExport):
         return hunt
-    return HuntExport(hunt, source_name=source_name)
+    counts = None
+    if session is not None:
+        from host.session import SessionError, SessionReader
+
+        try:
+            with SessionReader(session) as reader:
+                counts = Counts()
+                for _row in session_csv_rows(reader, counts):
+                    pass
+        except SessionError:
+            counts = None
+    return HuntExport(hunt, source_name=source_name, counts=counts)
 
 
 def _meas_record(row, labels):

@@ -68,7 +68,8 @@ def write_report(source, path):
     """
     path = str(path)
     if hasattr(source, "map") and hasattr(source, "hunt"):
-        data = export.from_hunt(source.hunt, source_name=source.source_name or "none")
+        data = export.from_hunt(source.hunt, source_name=source.source_name or "none",
+                                session=export.window_session(source))
         map_image = source.map.grab().toImage()
     else:
         data, map_image = export.from_hunt(source), None

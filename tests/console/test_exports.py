@@ -298,3 +298,15 @@ def test_fault_and_stale_rows_leave_the_exported_answer_unchanged(session_file, 
     dirty = answer(bad)
     assert dirty[:4] == clean[:4]
     assert dirty[4].flagged["radio_fault"] == 3 and dirty[4].flagged["position_stale"] == 3
+
+
+def test_window_report_counts_readings_from_the_session_it_replays(replayed, session_file):
+    from host.app import export
+
+    assert export.window_session(replayed) == str(session_file)
+    data = export.from_hunt(replayed.hunt, session=export.window_session(replayed))
+    with SessionReader(str(session_file)) as reader:
+        n = reader.count("MEAS")
+    assert data.counts.written == n and data.counts.no_fix == 0
+    assert data.no_fix_line() == "every reading had a position fix"
+    assert "not counted" in export.from_hunt(replayed.hunt).no_fix_line()
