@@ -68,8 +68,8 @@ def _hunt_exports(reader, args):
     if args.footprints:
         from host.footprints_file import read_footprints
 
-        names, rings = read_footprints(args.footprints, wgs84=True)
-        footprints = (names, rings)
+        found = read_footprints(args.footprints, wgs84=True)
+        footprints = (found.names, found.rings)
     data = export.from_session(reader, footprints=footprints)
     try:
         if args.kml:
