@@ -84,7 +84,7 @@ def save_when_replayed(window, path, on_saved=None, stall_s=SCREENSHOT_STALL_S,
 
     ``on_saved(ok, error)`` is called once: ``(True, None)`` after the file is
     written; ``(False, line)`` when the replay failed (a session that cannot be
-    read to its end), stalled for ``stall_s``, the final estimates took longer
+    read to its end), stalled for ``stall_s`` (no tick of the replay clock), the final estimates took longer
     than ``estimate_s``, the estimator failed on a target with enough readings
     for the estimate the picture promises, or the PNG could not be written.
     """
@@ -128,7 +128,7 @@ def save_when_replayed(window, path, on_saved=None, stall_s=SCREENSHOT_STALL_S,
         state["finished"] = time.monotonic()
         window.dsp_flush.emit()
 
-    def progress(_batch):
+    def progress(*_args):
         state["progress"] = time.monotonic()
 
     def check():
@@ -139,7 +139,7 @@ def save_when_replayed(window, path, on_saved=None, stall_s=SCREENSHOT_STALL_S,
             return
         now = time.monotonic()
         if state["finished"] is None and now - state["progress"] > stall_s:
-            finish(False, f"the replay delivered nothing for {stall_s:.0f} s; no screenshot")
+            finish(False, f"the replay stopped moving for {stall_s:.0f} s; no screenshot")
         elif state["finished"] is not None and now - state["finished"] > estimate_s:
             finish(False, f"the final estimates took longer than {estimate_s:.0f} s; "
                           "no screenshot")
@@ -150,7 +150,9 @@ def save_when_replayed(window, path, on_saved=None, stall_s=SCREENSHOT_STALL_S,
     if window.source is not None:
         window.source.error.connect(state["source_errors"].append)
         window.source.state.connect(source_state)
-        window.source.records.connect(progress)
+        # the replay clock ticks while the source thread lives, records or not
+        heartbeat = getattr(window.source, "position", window.source.records)
+        heartbeat.connect(progress)
     watchdog = QTimer(window)
     watchdog.setInterval(1000)
     watchdog.timeout.connect(check)
