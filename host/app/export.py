@@ -603,17 +603,38 @@ def write_kml(data, path):
     """
     hunt = _hunt_of(data)
     targets = _targets_with_data(hunt)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">',
-           "<Document><name>rfhound hunt</name>",
-           '<Schema id="reading"><gx:SimpleArrayField name="rssi_dbm" type="float">'
-           "<displayName>power (dBm)</displayName></gx:SimpleArrayField></Schema>",
-           '<Style id="ellipse"><LineStyle><color>ff0000e6</color><width>2</width></LineStyle>'
-           "<PolyStyle><color>400000e6</color></PolyStyle></Style>",
-           '<Style id="building"><LineStyle><color>ff00a5ff</color><width>3</width></LineStyle>'
-           "<PolyStyle><color>4000a5ff</color></PolyStyle></Style>",
-           f'<Style id="power-nd"><LineStyle><color>{NOT_DETECTED_KML}</color><width>3</width>'
-           "</LineStyle><IconStyle><scale>0</scale></IconStyle></Style>"]
+    with open(path, "w", encoding="utf-8") as f:
+        _write_kml(hunt, targets, _LineWriter(f))
+
+
+class _LineWriter:
+    """``append`` lines straight to a file: a long track's KML is never held whole."""
+
+    def __init__(self, fh):
+        self._fh = fh
+
+    def append(self, line):
+        self._fh.write(line)
+        self._fh.write("\n")
+
+
+_KML_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">',
+    "<Document><name>rfhound hunt</name>",
+    '<Schema id="reading"><gx:SimpleArrayField name="rssi_dbm" type="float">'
+    "<displayName>power (dBm)</displayName></gx:SimpleArrayField></Schema>",
+    '<Style id="ellipse"><LineStyle><color>ff0000e6</color><width>2</width></LineStyle>'
+    "<PolyStyle><color>400000e6</color></PolyStyle></Style>",
+    '<Style id="building"><LineStyle><color>ff00a5ff</color><width>3</width></LineStyle>'
+    "<PolyStyle><color>4000a5ff</color></PolyStyle></Style>",
+    f'<Style id="power-nd"><LineStyle><color>{NOT_DETECTED_KML}</color><width>3</width>'
+    "</LineStyle><IconStyle><scale>0</scale></IconStyle></Style>")
+
+
+def _write_kml(hunt, targets, out):
+    for line in _KML_HEAD:
+        out.append(line)
     for k, colour in enumerate(POWER_COLOURS_KML):
         out.append(f'<Style id="power-{k}"><LineStyle><color>{colour}</color><width>4</width>'
                    "</LineStyle><IconStyle><scale>0</scale></IconStyle></Style>")
@@ -665,8 +686,6 @@ def write_kml(data, path):
                        f"{_when(hunt.marks['time_s'][i])}</when></TimeStamp>"
                        f"<Point><coordinates>{lon:.7f},{lat:.7f},0</coordinates></Point></Placemark>")
     out.append("</Document></kml>")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(out))
 
 
 # ------------------------------------------------------------------ CSV of the window
