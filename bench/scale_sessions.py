@@ -15,12 +15,14 @@ own, in the same run:
   without bound;
 - ``python``: the bare interpreter with rfhound's imports, for scale.
 
-Optionally (``--replay N``) ``rfhound replay SESSION --screenshot`` of the N-record session.
+Optionally, for the sessions up to N records: ``--replay N`` times ``rfhound replay
+SESSION --screenshot``, ``--hunt-exports N`` times ``rfhound export SESSION --kml --geojson
+--report`` (both estimate the hunt, which costs what the locator costs).
 
 Target (issue 19): export of a million records in under 200 MB.
 
 Usage: ``python bench/scale_sessions.py [--sizes 10000,100000,1000000] [--old-max 100000]
-[--replay 10000]``
+[--replay 10000] [--hunt-exports 10000]``
 """
 
 import argparse
@@ -113,6 +115,8 @@ def main():
                         help="largest session read the old way (dicts of every record)")
     parser.add_argument("--replay", type=int, default=0, metavar="N",
                         help="also time 'replay --screenshot' for the sessions up to N records")
+    parser.add_argument("--hunt-exports", type=int, default=0, metavar="N",
+                        help="also time 'export --kml --geojson --report' up to N records")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     py = sys.executable
@@ -134,6 +138,11 @@ def main():
             rows.append(("export --csv", exp))
             if n <= args.old_max:
                 rows.append(("dicts (old)", child([py, "-c", OLD_DICTS, str(session)])))
+            if n <= args.hunt_exports:
+                rows.append(("kml+gj+report", child(
+                    [py, "-m", "host.cli", "export", str(session), "--kml", str(Path(tmp) / "h.kml"),
+                     "--geojson", str(Path(tmp) / "h.geojson"), "--report",
+                     str(Path(tmp) / "r.png")])))
             if n <= args.replay:
                 rows.append(("replay --shot", child(
                     [py, "-m", "host.cli", "replay", str(session), "--screenshot",
