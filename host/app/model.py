@@ -203,13 +203,16 @@ class HuntModel:
         self.status = LinkStatus()
         self.buildings = []
         self.building_names = []
+        self.building_levels = []
         self.position = None
         self.n_records = 0
 
-    def set_buildings(self, polygons, names=None):
-        """Take the building footprints (``(n, 2)`` east/north metres) and their names.
+    def set_buildings(self, polygons, names=None, levels=None):
+        """Take the building footprints (``(n, 2)`` east/north metres), their names and
+        floor counts.
 
-        Names default to ``B0``, ``B1``, ... (the index).  The building of an
+        Names default to ``B0``, ``B1``, ... (the index); levels (int or None each)
+        to None, unknown.  The building of an
         estimate made on other footprints means nothing here, so it is dropped
         until the next estimate.
 
@@ -225,7 +228,10 @@ class HuntModel:
         names = [f"B{i}" for i in range(len(polys))] if names is None else [str(n) for n in names]
         if len(names) != len(polys):
             raise ValueError(f"{len(names)} building names for {len(polys)} footprints")
-        self.buildings, self.building_names = polys, names
+        levels = [None] * len(polys) if levels is None else list(levels)
+        if len(levels) != len(polys):
+            raise ValueError(f"{len(levels)} floor counts for {len(polys)} footprints")
+        self.buildings, self.building_names, self.building_levels = polys, names, levels
         for t in self.targets.values():
             if t.estimate is not None:
                 t.estimate.building = t.estimate.building_prob = None
@@ -238,6 +244,28 @@ class HuntModel:
             return None
         k = est.building
         return k, self.building_names[k], float(est.building_prob[k])
+
+    def estimate_latlon(self, target):
+        """Return ``(lat_deg, lon_deg)`` of the target's estimate, or None (no estimate or
+        no geographic frame yet)."""
+        t = self.targets.get(target)
+        if t is None or t.estimate is None or self.frame is None:
+            return None
+        lat, lon = self.frame.to_latlon(t.estimate.x_m, t.estimate.y_m)
+        return float(lat), float(lon)
+
+    def likely_floor(self, target):
+        """Return ``(floor, probability, floors_of_the_building or None)``, or None."""
+        t = self.targets.get(target)
+        est = None if t is None else t.estimate
+        if est is None or not est.floor_prob:
+            return None
+        floor, prob = max(est.floor_prob.items(), key=lambda kv: kv[1])
+        likely = self.likely_building(target)
+        levels = None
+        if likely is not None and likely[0] < len(self.building_levels):
+            levels = self.building_levels[likely[0]]
+        return int(floor), float(prob), levels
 
     def set_tasking(self, tasking):
         """Create the targets named by a (masked) tasking dict.

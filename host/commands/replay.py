@@ -19,6 +19,9 @@ def add_arguments(parser):
                         help="antenna pattern id for rotation-scan bearings (hardware/antennas/)")
     parser.add_argument("--size", default="1400x880", metavar="WxH",
                         help="window size in pixels (default 1400x880)")
+    from host.commands.console import add_city_arguments
+
+    add_city_arguments(parser)
 
 
 def parse_size(text):
@@ -38,6 +41,9 @@ def run(args):
         SessionReader(args.session).close()
     except SessionError as exc:
         raise UserError(str(exc)) from None
+    from host.commands.console import read_city_arguments
+
+    city = read_city_arguments(args)
     if args.screenshot:
         out_dir = os.path.dirname(os.path.abspath(args.screenshot))
         if not os.path.isdir(out_dir):
@@ -47,7 +53,7 @@ def run(args):
 
     speed = args.speed if args.speed is not None else (0.0 if args.screenshot else 1.0)
     code = run_console(args.session, screenshot=args.screenshot, speed=speed,
-                       antenna=args.antenna, size=parse_size(args.size))
+                       antenna=args.antenna, size=parse_size(args.size), **city)
     if args.screenshot:
         if code:
             raise UserError(f"--screenshot {args.screenshot}: could not write the PNG")
