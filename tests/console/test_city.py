@@ -250,3 +250,32 @@ def test_city_arguments_refuse_bad_input_in_one_line(argv, words, session_file, 
     assert main([str(session_file) if a == "SESSION" else a for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+def test_cell_owner_with_a_city_is_the_plain_rule(tmp_path):
+    """`dsp.footprints.cell_owner` skips footprints off the grid and cells outside each
+    footprint's box; the owners must be those of its documented rule, applied to every
+    footprint and every cell."""
+    from dsp import footprints as fp
+
+    def plain(polys, cx, cy, cell_m):
+        owner = np.full(cx.shape, -1, dtype=int)
+        for k, p in enumerate(polys):  # later ones win
+            owner[fp.contains(p, cx, cy)] = k
+        for k, p in enumerate(polys):  # a small one takes the free cell nearest its mean
+            if not np.any(owner == k):
+                free = np.flatnonzero(owner < 0)
+                d = np.hypot(cx[free] - p[:, 0].mean(), cy[free] - p[:, 1].mean())
+                if len(free) and d.min() <= cell_m:
+                    owner[free[np.argmin(d)]] = k
+        return owner
+
+    rng = np.random.default_rng(5)
+    axis = np.linspace(-100.0, 100.0, 41)
+    gx, gy = (a.ravel() for a in np.meshgrid(axis, axis))
+    for _ in range(20):
+        polys = [np.array([[0, 0], [rng.uniform(0.5, 40), 0],
+                           [rng.uniform(0, 40), rng.uniform(0.5, 40)]]) + rng.uniform(-160, 140, 2)
+                 for _ in range(60)]
+        np.testing.assert_array_equal(fp.cell_owner(polys, gx, gy, 5.0),
+                                      plain(polys, gx, gy, 5.0))
