@@ -185,6 +185,7 @@ class ConsoleWindow(QMainWindow):
         act(hunt, "Mark", self.mark, "M", tools)
         act(hunt, "Make selected target active", self.activate_selected, "A", tools)
         act(hunt, "Fit map", self.map.follow, "F")
+        act(hunt, "End hunt (tell the operations centre)", self.end_hunt)
 
         exp = bar.addMenu("&Export")
         for text, kind in (("KML (Google Earth)\u2026", "kml"), ("GeoJSON\u2026", "geojson"),
@@ -436,6 +437,9 @@ class ConsoleWindow(QMainWindow):
             view = self._whole_city(view)
         if target in self.hunt.targets:
             self.hunt.targets[target].estimate = view
+            if self.writer is not None and view is not None:
+                # the answer shown is recorded (and relayed to the operations centre)
+                self.writer.record(self.hunt.estimate_record(target))
             self._mark_dirty("table", "columns")
             if target == self.selected:
                 self._mark_dirty("estimate")
@@ -580,6 +584,20 @@ class ConsoleWindow(QMainWindow):
                 fields.update(lat_deg=float(lat), lon_deg=float(lon))
             self.writer.event(text, **fields)
         self._mark_dirty("marks")
+
+    def end_hunt(self):
+        """End the recorded hunt: an EVENT ``hunt ended`` with every target's answer (the
+        operations centre then shows the hunt ended), then stop recording."""
+        if self.writer is None:
+            self.show_message("no hunt is being recorded: start recording (Ctrl+R) to hunt "
+                              "with the operations centre", "info")
+            return False
+        answers = [r for r in (self.hunt.estimate_record(t) for t in sorted(self.hunt.targets))
+                   if r is not None]
+        self.writer.event("hunt ended", answers=answers)
+        self.stop_recording()
+        self.show_message("hunt ended and recorded; the operations centre shows it ended", "info")
+        return True
 
     def start_recording(self, path):
         """Record every live record to a new session file before it is shown."""

@@ -254,6 +254,45 @@ class HuntModel:
         lat, lon = self.frame.to_latlon(t.estimate.x_m, t.estimate.y_m)
         return float(lat), float(lon)
 
+    def estimate_record(self, target, time_s=None):
+        """The target's current answer as an ESTIMATE session record, or None.
+
+        What the operations centre shows of a hunt: position (east/north metres and,
+        with a geographic frame, degrees to 7 decimals), CEP50, the 95 % ellipse
+        (semi-axes, major axis clockwise from north), the most probable building
+        (name, probability, floor count) and floor (``floor_prob`` by floor).
+        """
+        import time
+
+        t = self.targets.get(target)
+        est = None if t is None else t.estimate
+        if est is None:
+            return None
+        major, minor = est.semi_axes_m()
+        vals, vecs = np.linalg.eigh(est.cov_m2)
+        ex, ey = vecs[:, int(np.argmax(vals))]
+        rec = {"kind": "ESTIMATE", "rx_time_s": time.time() if time_s is None else time_s,
+               "target": int(target), "label": t.label,
+               "x_m": round(est.x_m, 2), "y_m": round(est.y_m, 2),
+               "cep50_m": round(est.cep50_m, 2), "n_used": est.n_used,
+               "ellipse": {"semi_major_m": round(float(major), 2),
+                           "semi_minor_m": round(float(minor), 2),
+                           "orientation_deg": round(math.degrees(math.atan2(ex, ey)) % 180.0, 1)}}
+        ll = self.estimate_latlon(target)
+        if ll is not None:
+            rec["lat_deg"], rec["lon_deg"] = round(ll[0], 7), round(ll[1], 7)
+        likely = self.likely_building(target)
+        if likely is not None:
+            k, name, prob = likely
+            rec.update(building=name, building_prob=round(prob, 4),
+                       building_levels=self.building_levels[k]
+                       if k < len(self.building_levels) else None)
+        floor = self.likely_floor(target)
+        if floor is not None:
+            rec["floor"] = floor[0]
+            rec["floor_prob"] = {str(int(f)): round(float(p), 4) for f, p in est.floor_prob.items()}
+        return rec
+
     def likely_floor(self, target):
         """Return ``(floor, probability, floors_of_the_building or None)``, or None."""
         t = self.targets.get(target)

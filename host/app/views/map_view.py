@@ -348,6 +348,7 @@ class MapView(pg.PlotWidget):
         with ``text`` in its north-west corner (inside: the street holds the track); None
         clears."""
         path = QPainterPath()
+        self.likely_label.setVisible(polygon is not None)
         if polygon is None:
             self.likely_label.setText("")
         else:
