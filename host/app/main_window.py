@@ -202,6 +202,14 @@ class ConsoleWindow(QMainWindow):
             group.addAction(a)
             view.addAction(a)
         self._strip_actions = group
+        view.addSeparator()
+        self.history_action = QAction("Bearing history (earlier scans, fainter)", self,
+                                      checkable=True, checked=True)
+        self.history_action.toggled.connect(lambda _on: self._mark_dirty("scan"))
+        view.addAction(self.history_action)
+        self.trail_action = QAction("Estimate trail", self, checkable=True, checked=True)
+        self.trail_action.toggled.connect(lambda _on: self._mark_dirty("estimate"))
+        view.addAction(self.trail_action)
 
     def _build_status(self):
         sb = self.statusBar()
@@ -436,13 +444,28 @@ class ConsoleWindow(QMainWindow):
         if view is not None and self._sent_buildings is not None:
             view = self._whole_city(view)
         if target in self.hunt.targets:
-            self.hunt.targets[target].estimate = view
+            t = self.hunt.targets[target]
+            before = self.hunt.likely_building(target)
+            t.estimate = view
+            if view is not None:
+                t.trail.append(t.last_time_s, view.x_m, view.y_m, view.cep50_m)
+                self._say_what_changed(t, before)
             if self.writer is not None and view is not None:
                 # the answer shown is recorded (and relayed to the operations centre)
                 self.writer.record(self.hunt.estimate_record(target))
             self._mark_dirty("table", "columns")
             if target == self.selected:
                 self._mark_dirty("estimate")
+
+    def _say_what_changed(self, t, before):
+        """One line when the most probable building changes: what the desk tells the officer."""
+        after = self.hunt.likely_building(t.index)
+        if after is None or (before is not None and before[0] == after[0]):
+            return
+        was = "" if before is None else f", was {before[1]} ({100 * before[2]:.0f} %)"
+        text = f"{t.label}: now {after[1]} ({100 * after[2]:.0f} %){was}"
+        t.changes.append((t.last_time_s, text))
+        self.statusBar().showMessage(text, 15000)
 
     def _on_heat(self, target, heat):
         if target in self.hunt.targets:
@@ -500,11 +523,16 @@ class ConsoleWindow(QMainWindow):
                 self.map.show_legend(f"{t.label}: track colour {lo:.0f} (dark) to {hi:.0f} dBm "
                                      "(yellow); grey: not heard")
             if everything or "strip" in dirty:
+                self.strip.set_origin(self.hunt.start_s)
                 self.strip.show_series(t.meas["time_s"], t.meas["rssi_dbm"])
             if everything or "heat" in dirty:
                 self.map.show_heat(t.heat)
             if everything or "estimate" in dirty:
                 self.map.show_estimate(t.estimate)
+                if self.trail_action.isChecked():
+                    self.map.show_trail(t.trail["x_m"], t.trail["y_m"])
+                else:
+                    self.map.show_trail([], [])
                 self.floors.show_floors(t.estimate.floor_prob if t.estimate else None)
                 likely = self.hunt.likely_building(t.index)
                 self.map.show_likely_building(
@@ -513,7 +541,7 @@ class ConsoleWindow(QMainWindow):
             if everything or "scan" in dirty:
                 live = t.live_scan()
                 self.polar.show_scan(live or t.scan, in_progress=live is not None)
-                self.map.show_bearings(t.bearings)
+                self.map.show_bearings(t.bearings, self.history_action.isChecked())
         if everything or "marks" in dirty:
             self.map.show_marks(self.hunt.marks["x_m"], self.hunt.marks["y_m"])
         if self._background is not None and self.hunt.frame is not None:

@@ -134,6 +134,10 @@ class Target:
         self.last_time_s = None
         self.last_detect_s = None
         self.estimate = None
+        #: The estimates so far (time of the latest reading they used, position): the trail.
+        self.trail = Columns(("time_s", "x_m", "y_m", "cep50_m"))
+        #: ``(time_s, text)`` each time the most probable building changed.
+        self.changes = []
         self.heat = None
         self.scan = None
         self.bearings = []
@@ -206,6 +210,8 @@ class HuntModel:
         self.building_levels = []
         self.position = None
         self.n_records = 0
+        #: Time (s) of the session's first record: zero of the strip chart's session time.
+        self.start_s = None
 
     def set_buildings(self, polygons, names=None, levels=None):
         """Take the building footprints (``(n, 2)`` east/north metres), their names and
@@ -344,6 +350,9 @@ class HuntModel:
         touched, points, scans = set(), [], []
         for rec in records:
             self.n_records += 1
+            if self.start_s is None and (rec.get("rx_time_s") is not None
+                                         or rec.get("device_time_ms") is not None):
+                self.start_s = _time(rec)
             kind = rec.get("kind")
             if kind == "MEAS":
                 point = self._meas(rec, scans)

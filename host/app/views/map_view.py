@@ -132,6 +132,14 @@ class MapView(pg.PlotWidget):
         self.wedges = QGraphicsPathItem()
         self.wedges.setPen(pg.mkPen((230, 120, 0, 200), width=1, cosmetic=True))
         self.wedges.setBrush(QBrush(QColor(255, 160, 0, 55)))
+        # earlier scans' wedges (bearing history), fainter than the latest
+        self.old_wedges = QGraphicsPathItem()
+        self.old_wedges.setPen(pg.mkPen((200, 130, 60, 110), width=1, cosmetic=True))
+        self.old_wedges.setBrush(QBrush(QColor(255, 180, 80, 22)))
+        # the estimates so far, oldest first: where the answer has been
+        self.trail = pg.PlotDataItem(pen=pg.mkPen((150, 0, 0, 160), width=1.5, style=Qt.DashLine),
+                                     symbol="o", symbolSize=5, symbolPen=None,
+                                     symbolBrush=(150, 0, 0, 160))
         self.path_line = pg.PlotDataItem(pen=pg.mkPen((150, 150, 150), width=1))
         self.path_line.setDownsampling(auto=True, method="peak")
         self.path_line.setClipToView(True)
@@ -153,7 +161,7 @@ class MapView(pg.PlotWidget):
         self.here = pg.ScatterPlotItem(size=12, symbol="o", pen=pg.mkPen("k", width=2),
                                        brush=pg.mkBrush(255, 255, 255))
         for item in ([self.tiles, self.background, self.heat, self.buildings, self.likely_building,
-                      self.likely_label, self.wedges, self.path_line,
+                      self.likely_label, self.old_wedges, self.wedges, self.path_line, self.trail,
                       self.undetected] + self.track_steps
                      + [self.ellipse, self.marks, self.here, self.estimate]):
             plot.addItem(item)
@@ -245,6 +253,8 @@ class MapView(pg.PlotWidget):
         self.here.setData([], [])
         self.heat.clear()
         self.wedges.setPath(QPainterPath())
+        self.old_wedges.setPath(QPainterPath())
+        self.trail.setData([], [])
         self.legend.setText("")
         self._extents.pop("track", None)
         self._extents.pop("estimate", None)
@@ -316,16 +326,17 @@ class MapView(pg.PlotWidget):
     def show_legend(self, text):
         self.legend.setText(text)
 
-    def show_bearings(self, bearings):
-        """Draw wedges ``(x_m, y_m, bearing_deg, sigma_deg)``: bearing +/- 2 sigma (about 95 %)."""
-        path = QPainterPath()
-        for x, y, bearing, sigma in bearings:
-            half = 2.0 * (sigma if np.isfinite(sigma) else 10.0)
-            angles = np.radians(np.linspace(bearing - half, bearing + half, 12))
-            pts = [QPointF(x, y)] + [QPointF(x + WEDGE_LENGTH_M * math.sin(a),
-                                             y + WEDGE_LENGTH_M * math.cos(a)) for a in angles]
-            path.addPolygon(QPolygonF(pts + [QPointF(x, y)]))
-        self.wedges.setPath(path)
+    def show_bearings(self, bearings, history=True):
+        """Draw wedges ``(x_m, y_m, bearing_deg, sigma_deg)``: bearing +/- 2 sigma (about 95 %).
+
+        The last one is the latest scan; with ``history`` the earlier ones are drawn
+        fainter under it, else left out."""
+        self.wedges.setPath(_wedge_path(bearings[-1:]))
+        self.old_wedges.setPath(_wedge_path(bearings[:-1] if history else []))
+
+    def show_trail(self, x_m, y_m):
+        """Draw the estimates so far (oldest first) as a dotted trail; empty clears."""
+        self.trail.setData(np.asarray(x_m, float), np.asarray(y_m, float))
 
     def show_marks(self, x_m, y_m):
         self.marks.setData(x_m, y_m)
@@ -392,6 +403,17 @@ class MapView(pg.PlotWidget):
         padding = 0.08 if self._fitted is None else 0.2
         self._fitted = box
         vb.setRange(box, padding=padding)
+
+
+def _wedge_path(bearings):
+    path = QPainterPath()
+    for x, y, bearing, sigma in bearings:
+        half = 2.0 * (sigma if np.isfinite(sigma) else 10.0)
+        angles = np.radians(np.linspace(bearing - half, bearing + half, 12))
+        pts = [QPointF(x, y)] + [QPointF(x + WEDGE_LENGTH_M * math.sin(a),
+                                         y + WEDGE_LENGTH_M * math.cos(a)) for a in angles]
+        path.addPolygon(QPolygonF(pts + [QPointF(x, y)]))
+    return path
 
 
 def _dot_pen(colour, width_px):
