@@ -163,7 +163,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="latency phase length per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each measurement")
-    parser.add_argument("--buildings", type=int, default=10_000, help="buildings in the city")
+    parser.add_argument("--buildings", type=int, default=10_000,
+                        help="buildings in the city (0: no city and no tiles, for comparison)")
     args = parser.parse_args(argv)
     folder = tempfile.TemporaryDirectory(prefix="rfhound-bench-")
 
@@ -183,13 +184,15 @@ def main(argv=None):
     empty.show()
     app.processEvents()
 
-    osm, mbtiles = write_city(folder.name, args.buildings)
     window = ConsoleWindow(grid_n=GRID_N, settings=settings)
     window.resize(1400, 880)
     window.show()
     t_load = time.perf_counter()
-    assert window.load_buildings(str(osm))
-    assert window.load_background(str(mbtiles))
+    if args.buildings:  # --buildings 0: the window without a city, for comparison
+        osm, mbtiles = write_city(folder.name, args.buildings)
+        t_load = time.perf_counter()
+        assert window.load_buildings(str(osm))
+        assert window.load_background(str(mbtiles))
     t_start = time.time() - N_TRACK / RATE_HZ
     link = PacedLink(N_TRACK, t_start + N_TRACK / RATE_HZ, rng)
     latencies, paints, delivered = [], [], []

@@ -279,3 +279,22 @@ def test_cell_owner_with_a_city_is_the_plain_rule(tmp_path):
                  for _ in range(60)]
         np.testing.assert_array_equal(fp.cell_owner(polys, gx, gy, 5.0),
                                       plain(polys, gx, gy, 5.0))
+
+
+def test_locate_takes_an_osm_extract_and_names_the_address(tmp_path, capsys):
+    """`rfhound locate --footprints city.osm`: the same reader, the answer by address."""
+    import json
+
+    from host.cli import main
+    from host.meascsv import write_measurements
+
+    rows = [{"time_s": r["rx_time_s"], "target": "T1", "rssi_dbm": r["rssi_dbm"],
+             "lat_deg": r["lat_deg"], "lon_deg": r["lon_deg"], "floor": 0}
+            for r in hunt_data.hunt_records(targets=(0,))
+            if r["kind"] == "MEAS" and r["heading_deg"] is None and r["rssi_dbm"] is not None]
+    csv_path = tmp_path / "walk.csv"
+    write_measurements(csv_path, rows)
+    osm = write_city_osm(tmp_path / "city.osm")
+    assert main(["locate", str(csv_path), "--footprints", str(osm), "--json"]) == 0
+    (target,) = json.loads(capsys.readouterr().out)["targets"]
+    assert target["building"]["id"] == "Torstraße 12"

@@ -403,6 +403,10 @@ class MapView(pg.PlotWidget):
         padding = 0.08 if self._fitted is None else 0.2
         self._fitted = box
         vb.setRange(box, padding=padding)
+        if self._tile_layer is not None:
+            # now, not after the view settles: a screenshot right after a fit has its tiles
+            self._tile_timer.stop()
+            self.render_tiles()
 
 
 def _wedge_path(bearings):
