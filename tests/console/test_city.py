@@ -298,3 +298,30 @@ def test_locate_takes_an_osm_extract_and_names_the_address(tmp_path, capsys):
     assert main(["locate", str(csv_path), "--footprints", str(osm), "--json"]) == 0
     (target,) = json.loads(capsys.readouterr().out)["targets"]
     assert target["building"]["id"] == "Torstraße 12"
+
+
+def test_pbf_extract_reads_like_its_xml(tmp_path):
+    """The same extract converted to .osm.pbf by libosmium's own writer reads the same."""
+    import osmium
+
+    xml = write_city_osm(tmp_path / "city.osm")
+    pbf = tmp_path / "city.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            if obj.is_node():
+                writer.add_node(obj)
+            elif obj.is_way():
+                writer.add_way(obj)
+            elif obj.is_relation():
+                writer.add_relation(obj)
+    a, b = read_buildings(xml), read_buildings(pbf)
+    assert b.names == a.names == ["Torstraße 12", "Depot", "way/503"]
+    assert b.levels == a.levels
+    for ra, rb in zip(a.rings, b.rings):
+        np.testing.assert_allclose(rb, ra, atol=1e-7)
+
+
+def test_the_window_offers_load_buildings(window):
+    texts = [a.text() for menu in window.menuBar().actions() for a in menu.menu().actions()]
+    assert "Load buildings (GeoJSON or OpenStreetMap)\u2026" in texts
+    assert "End hunt (tell the operations centre)" in texts
