@@ -5,6 +5,9 @@ import pyqtgraph as pg
 
 from host.app.views.map_view import POWER_RANGE_DBM
 
+#: Least time span shown (the first readings of a hunt).
+MIN_SPAN_S = 5.0
+
 
 class SessionTimeAxis(pg.AxisItem):
     """Time axis in minutes:seconds since the session began (hours when longer)."""
@@ -79,9 +82,9 @@ class StripChart(pg.PlotWidget):
         tick = np.tile([POWER_RANGE_DBM[0], POWER_RANGE_DBM[0] + 4.0], np.count_nonzero(~ok))
         self.missed.setData(t_missed, tick)
         end = now_s - t0
-        # a hunt shorter than the window fills the chart (at least a minute of it)
-        start = max(end - self.window_s, 0.0) if end > 60.0 else 0.0
-        self.getPlotItem().setXRange(start, max(end, start + 60.0), padding=0.0)
+        # a hunt shorter than the window fills the chart
+        start = max(end - self.window_s, 0.0)
+        self.getPlotItem().setXRange(start, max(end, start + MIN_SPAN_S), padding=0.0)
 
     def clear_data(self):
         self.curve.setData([], [])
