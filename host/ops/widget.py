@@ -296,6 +296,7 @@ class OpsWindow(QMainWindow):
         split.setSizes([260, 600])
         self.setCentralWidget(split)
         self.resize(1200, 900)
+        self._city = {"buildings_file": buildings, "background": background}
         if buildings is not None:
             self.map.set_buildings(buildings)
         if background is not None:
@@ -323,5 +324,6 @@ class OpsWindow(QMainWindow):
             return
         from host.app import make_window
 
-        self._consoles.append(make_window(path, speed=0.0))
+        # the hunt view gets the centre's city too
+        self._consoles.append(make_window(path, speed=0.0, **self._city))
         self.hunt_opened.emit(path)
