@@ -289,7 +289,7 @@ def main(argv=None):
     print(f"map repaints driven by the data: {spread(rounds['natural'])} /s")
     print(f"whole-window frames/s, back to back, data arriving: {spread(rounds['fps'])} "
           f"(target >= 30; {n_track} track points, {len(window.hunt.buildings)} buildings, "
-          f"tiles at the end)")
+          f"{'tiles' if args.buildings else 'no tiles'} at the end)")
     print(f"reference, empty window, same run: {spread(rounds['ref'])} frames/s; "
           f"loaded/empty ratio {fps / ref:.2f}")
     print(f"CPU time per whole-window frame: {spread(rounds['cpu'])} ms")

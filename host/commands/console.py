@@ -24,15 +24,16 @@ def add_arguments(parser):
                         help="list the serial ports pyserial sees and exit")
 
 
-def add_city_arguments(parser):
+def add_city_arguments(parser, images=True):
     """``--buildings`` (alias ``--footprints``, ``--osm``) and ``--map``: the city under the
-    hunt, shared by ``console`` and ``replay``."""
+    hunt, shared by ``console``, ``replay`` and (tiles only, ``images=False``) ``ops``."""
     parser.add_argument("--buildings", "--footprints", "--osm", dest="buildings", metavar="FILE",
                         help="building footprints: GeoJSON ([lon, lat], RFC 7946) or an "
                              "OpenStreetMap extract (.osm, .osm.pbf); named by address")
     parser.add_argument("--map", metavar="MAP",
-                        help="offline map: an .mbtiles file, an XYZ tile folder ({z}/{x}/{y}.png) "
-                             "or an image with a world file beside it (.pgw/.jgw/.wld)")
+                        help="offline map: an .mbtiles file or an XYZ tile folder ({z}/{x}/{y}.png)"
+                             + (", or an image with a world file beside it (.pgw/.jgw/.wld)"
+                                if images else ""))
 
 
 def read_city_arguments(args):

@@ -26,7 +26,7 @@ def add_arguments(parser):
                         help="headless status interval in seconds (default 10)")
     from host.commands.console import add_city_arguments
 
-    add_city_arguments(parser)
+    add_city_arguments(parser, images=False)
 
 
 def _print_board(board):
