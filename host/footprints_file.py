@@ -257,7 +257,9 @@ class Buildings:
         if not self.rings:
             return np.empty(0, dtype=int)
         if self._tree is None:
-            self._tree = shapely.STRtree(shapely.polygons(self.rings))
+            lo = np.array([r.min(axis=0) for r in self.rings])
+            hi = np.array([r.max(axis=0) for r in self.rings])
+            self._tree = shapely.STRtree(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]))
         return np.sort(self._tree.query(shapely.box(x0, y0, x1, y1)))
 
 

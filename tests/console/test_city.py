@@ -24,7 +24,8 @@ HUNT_CITY = [
      {"building": "apartments", "addr:street": "Torstraße", "addr:housenumber": "12",
       "building:levels": "5", "name": "Not this name"}),
     (502, [(-75, 10), (-40, 10), (-40, 70), (-75, 70)], {"building": "yes", "name": "Depot"}),
-    (503, [(140, 10), (175, 10), (175, 70), (140, 70)], {"building": "yes"}),
+    # an L: real footprints have any number of corners
+    (503, [(140, 10), (175, 10), (175, 70), (160, 70), (160, 40), (140, 40)], {"building": "yes"}),
 ]
 
 
@@ -187,6 +188,10 @@ def test_replay_in_a_city_names_the_address_and_draws_tiles(qtbot, window, sessi
     text = window.cursor_text(60.0, 40.0)
     assert f"{float(lat):.6f} N, {float(lon):.6f} E" in text and "Torstraße 12 (5 floors)" in text
     assert "Depot" in window.cursor_text(-60.0, 40.0)
+    # the L's notch is in its bounding box but not in the building (the map's origin, the
+    # first fix, is 5 m east and 5 m south of city_data's origin)
+    assert "way/503" in window.cursor_text(145.0 - 5.0, 25.0 + 5.0)
+    assert "way/503" not in window.cursor_text(150.0 - 5.0, 55.0 + 5.0)
     # tiles: rendered once the view settled, drawn under the track in the grabbed window
     window.map.render_tiles()
     qtbot.wait(300)
