@@ -6,7 +6,8 @@ tile_data)`` table, rows numbered TMS-style (row 0 at the south), and a
 It is read with the standard library's sqlite3, read-only: the PyPI readers
 (pymbtiles, mbutil) have had no release since 2019 and add nothing to one
 SELECT.  An XYZ folder holds ``{z}/{x}/{y}.png`` (or ``.jpg``/``.jpeg``/``.webp``),
-rows numbered from the north, as tile caches and ``gdal2tiles --xyz`` write them.
+rows numbered from the north, as tile caches and ``gdal2tiles --xyz`` write them
+(a ``tilemapresource.xml`` beside them, as plain ``gdal2tiles`` writes, means TMS rows).
 
 `TileLayer.render` picks the zoom whose pixels match the view's, reads the tiles
 under the view (decoded tiles kept in a small cache) and returns one mosaic with
@@ -94,8 +95,12 @@ class XyzFolder:
         self.min_zoom, self.max_zoom = zooms[0], zooms[-1]
         self.name = self.path.name
         self.attribution = ""
+        # gdal2tiles without --xyz writes TMS rows (0 at the south) and says so in this file
+        self.tms = (self.path / "tilemapresource.xml").is_file()
 
     def tile(self, z, x, y):
+        if self.tms:
+            y = (1 << z) - 1 - y
         for suffix in TILE_SUFFIXES:
             p = self.path / str(z) / str(x) / f"{y}{suffix}"
             if p.is_file():

@@ -153,6 +153,14 @@ def test_tile_folder_and_bad_maps(qapp, tmp_path):
     tx, ty = (int(v) for v in city_data.tile_xy(city_data.LAT0_DEG, city_data.LON0_DEG, 16))
     assert tiles.decode(src.tile(16, tx, ty))[10, 10, :3].tolist() == list(
         city_data.TILE_COLOURS[(tx + ty) % 2])
+    # the same tiles in TMS rows with gdal2tiles' tilemapresource.xml: read the same
+    tms = tmp_path / "tms"
+    for (col, row), data in city_data.checker_tiles(city_data.LAT0_DEG, city_data.LON0_DEG,
+                                                    16, 1).items():
+        (tms / "16" / str(col)).mkdir(parents=True, exist_ok=True)
+        (tms / "16" / str(col) / f"{2 ** 16 - 1 - row}.png").write_bytes(data)
+    (tms / "tilemapresource.xml").write_text("<TileMap/>")
+    assert tiles.open_tiles(str(tms)).tile(16, tx, ty) == src.tile(16, tx, ty)
     bad = tmp_path / "bad.mbtiles"
     bad.write_bytes(b"not sqlite at all" * 100)
     with pytest.raises(MapError, match="not an MBTiles file"):
