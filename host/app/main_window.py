@@ -533,7 +533,9 @@ class ConsoleWindow(QMainWindow):
                     self.map.show_trail(t.trail["x_m"], t.trail["y_m"])
                 else:
                     self.map.show_trail([], [])
-                self.floors.show_floors(t.estimate.floor_prob if t.estimate else None)
+                likely_floor = self.hunt.likely_floor(t.index)
+                self.floors.show_floors(t.estimate.floor_prob if t.estimate else None,
+                                        likely_floor[2] if likely_floor else None)
                 likely = self.hunt.likely_building(t.index)
                 self.map.show_likely_building(
                     None if likely is None else self.hunt.buildings[likely[0]],

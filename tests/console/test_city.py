@@ -190,6 +190,8 @@ def test_replay_in_a_city_names_the_address_and_draws_tiles(qtbot, window, sessi
     assert building.startswith("Torstraße 12 ")
     floor = model.data(model.index(row, COLUMNS.index("floor")))
     assert floor.endswith(" of 5")
+    # the floor panel draws the building's roof: floors 0-4 under it
+    assert window.floors.roof.isVisible() and window.floors.roof.value() == 4.5
     assert window.map.likely_label.toPlainText() == building
     # the cursor read-out over the emitter: its degrees and the building's address
     lat, lon = window.hunt.frame.to_latlon(60.0, 40.0)
