@@ -35,8 +35,8 @@ Layout of this package: ``model`` (hunt state, no Qt), ``geo`` (local frame),
 ``sources`` (record sources on their own threads), ``simulator`` (a ``host.sim``
 hunt as a source), ``dsp_worker`` (heat maps on their own thread) and
 ``estimator`` (full estimates in a child process), ``views/`` (widgets),
-``main_window`` (wiring and actions), ``export``, ``report``, ``offline_map``,
-``tasking_io``.
+``main_window`` (wiring and actions), ``export``, ``report``, ``offline_map`` (image +
+world file), ``tiles`` (MBTiles and XYZ tile folders), ``tasking_io``.
 """
 
 import os
