@@ -3,7 +3,6 @@
 The OSM extract and the MBTiles file are written by the test (``city_data``), offline.
 """
 
-import math
 import subprocess
 import sys
 

@@ -123,10 +123,9 @@ def grab_pixels(widget):
 
 
 def test_ops_map_shows_every_team_over_tiles_and_buildings(qtbot, tmp_path):
-    from host.app import tiles
     from host.footprints_file import read_buildings
     from host.ops.widget import OpsWindow
-    from test_city import HUNT_CITY, write_checker_mbtiles, write_city_osm
+    from test_city import write_checker_mbtiles, write_city_osm
 
     now = time.time()
     board = HuntBoard()

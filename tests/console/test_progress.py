@@ -7,8 +7,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from host.sim.world import load_world
 
 #: Spherical metres per degree of latitude (R = 6371 km); good to 0.5 % against WGS84.
