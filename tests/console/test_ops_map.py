@@ -166,3 +166,18 @@ def test_ops_map_shows_every_team_over_tiles_and_buildings(qtbot, tmp_path):
     window.refresh(now)
     states = {table.item(i, 0).text(): table.item(i, 6).text() for i in range(table.rowCount())}
     assert states == {"south": "live", "north": "ended"}
+
+
+def test_headless_ops_prints_state_and_answer(capsys):
+    from host.commands.ops import _print_board
+
+    now = time.time()
+    board = HuntBoard()
+    board.update(meta("north", "s1", now), now)
+    board.update(estimate("north", "s1", 5, 60.0, 40.0, now, "Torstraße 12"), now)
+    board.update(meta("west", "old", now - 86400), now)
+    _print_board(board)
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert " live " in lines["north"]
+    assert lines["north"].endswith("answer: Torstraße 12 87 %, floor 2 (71 %), 95 %: \u00b112 x \u00b18 m")
+    assert " silent " in lines["west"] and lines["west"].endswith("answer: -")
