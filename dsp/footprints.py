@@ -97,16 +97,30 @@ def cell_owner(polys, cell_x_m, cell_y_m, cell_m):
     """
     cx, cy = np.asarray(cell_x_m, float), np.asarray(cell_y_m, float)
     owner = np.full(cx.shape, -1, dtype=int)
-    for k, p in enumerate(polys):
-        owner[contains(p, cx, cy)] = k
-    for k, p in enumerate(polys):
-        if not np.any(owner == k):
-            mx, my = p.mean(axis=0)
-            free = np.flatnonzero(owner < 0)
-            if len(free):
-                d = np.hypot(cx[free] - mx, cy[free] - my)
-                if d.min() <= cell_m:
-                    owner[free[np.argmin(d)]] = k
+    if not len(polys) or not cx.size:
+        return owner
+    # A city map holds thousands of footprints, most off the grid: only the cells within
+    # a footprint's bounding box are tested against it (same result, a city in a second).
+    lo = np.array([p.min(axis=0) for p in polys])
+    hi = np.array([p.max(axis=0) for p in polys])
+    on_grid = ((hi[:, 0] >= cx.min() - cell_m) & (lo[:, 0] <= cx.max() + cell_m)
+               & (hi[:, 1] >= cy.min() - cell_m) & (lo[:, 1] <= cy.max() + cell_m))
+    order = np.argsort(cx, kind="stable")
+    sorted_x = cx[order]
+    for k in np.flatnonzero(on_grid):
+        first = np.searchsorted(sorted_x, lo[k, 0], side="left")
+        cand = order[first:np.searchsorted(sorted_x, hi[k, 0], side="right")]
+        cand = cand[(cy[cand] >= lo[k, 1]) & (cy[cand] <= hi[k, 1])]
+        if len(cand):
+            owner[cand[contains(polys[k], cx[cand], cy[cand])]] = k
+    held = np.bincount(owner[owner >= 0], minlength=len(polys)) > 0
+    for k in np.flatnonzero(on_grid & ~held):
+        mx, my = polys[k].mean(axis=0)
+        free = np.flatnonzero(owner < 0)
+        if len(free):
+            d = np.hypot(cx[free] - mx, cy[free] - my)
+            if d.min() <= cell_m:
+                owner[free[np.argmin(d)]] = k
     return owner
 
 

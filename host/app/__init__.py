@@ -25,7 +25,10 @@ reason in the ``screenshot_errors`` list when it cannot, see ``save_when_replaye
 targets), ``buildings`` (list of ``(n, 2)`` east/north metre polygons: drawn,
 and every estimate puts the emitter in one of them), ``building_names`` (one
 per polygon, shown for the most probable; default ``B0``, ``B1``, ...),
-``background`` (image path with a world file), ``record`` (session file to
+``buildings_file`` (a GeoJSON or OpenStreetMap file, or a
+``host.footprints_file.Buildings`` set in degrees: placed once the first fix
+anchors the map), ``background`` (an ``.mbtiles`` file, an XYZ tile folder,
+or an image path with a world file), ``record`` (session file to
 record a live source to), ``antenna`` (pattern id for rotation scans),
 ``grid_n`` (heat-map cells per axis), ``size`` ((width, height) pixels; by default
 the size kept in QSettings).
@@ -34,8 +37,8 @@ Layout of this package: ``model`` (hunt state, no Qt), ``geo`` (local frame),
 ``sources`` (record sources on their own threads), ``simulator`` (a ``host.sim``
 hunt as a source), ``dsp_worker`` (heat maps on their own thread) and
 ``estimator`` (full estimates in a child process), ``views/`` (widgets),
-``main_window`` (wiring and actions), ``export``, ``report``, ``offline_map``,
-``tasking_io``.
+``main_window`` (wiring and actions), ``export``, ``report``, ``offline_map`` (image +
+world file), ``tiles`` (MBTiles and XYZ tile folders), ``tasking_io``.
 """
 
 import os
@@ -49,7 +52,7 @@ SCREENSHOT_ESTIMATE_S = 900.0
 
 
 def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, building_names=None,
-                background=None, record=None, antenna=None, grid_n=256, size=None,
+                buildings_file=None, background=None, record=None, antenna=None, grid_n=256, size=None,
                 settings=None):
     """Build and show a ``ConsoleWindow`` on the running QApplication; return it."""
     from host.app.main_window import ConsoleWindow
@@ -60,6 +63,8 @@ def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, buildin
         window.resize(*size)
     if buildings is not None:
         window.set_buildings(buildings, building_names)
+    if buildings_file is not None:
+        window.load_buildings(buildings_file)
     if background is not None:
         window.load_background(background)
     if isinstance(source, Path) or (isinstance(source, str) and os.path.isfile(source)):

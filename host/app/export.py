@@ -405,7 +405,7 @@ def session_estimates(hunt, scans, final=None):
 
 def _view_of_final(hunt, final):
     """An ``EstimateView`` of a stored final answer (no covariance stored: the one whose 95 %
-    ellipse it gave; floor probabilities unknown, so none)."""
+    ellipse it gave; the floor probabilities stored with it, if any)."""
     from host.app.model import EstimateView
 
     k = EstimateView.CHI2_95
@@ -423,8 +423,9 @@ def _view_of_final(hunt, final):
         building_prob = np.zeros(len(names))
         building_prob[building] = float(final["building_prob"])
     floor = final.get("floor")
+    floor_prob = {int(k): float(v) for k, v in (final.get("floor_prob") or {}).items()} or None
     return EstimateView(final["x_m"], final["y_m"], cov, cep50, 0,
-                        floor=None if floor is None else int(floor), floor_prob=None,
+                        floor=None if floor is None else int(floor), floor_prob=floor_prob,
                         building=building, building_prob=building_prob)
 
 
@@ -588,8 +589,11 @@ def _description(props):
 def _extended(props):
     keys = ("building", "building_prob", "floor", "floor_prob", "cep50_m",
             "ellipse95_major_axis_m", "ellipse95_minor_axis_m", "imsi_masked")
-    items = "".join(f'<Data name="{k}"><value>{escape(str(props[k]))}</value></Data>'
-                    for k in keys if props.get(k) is not None)
+    # a floor the readings cannot tell (street readings only) is said so, not left out
+    shown = dict(props, floor="unknown") if props.get("floor_prob") and props.get("floor") is None \
+        else props
+    items = "".join(f'<Data name="{k}"><value>{escape(str(shown[k]))}</value></Data>'
+                    for k in keys if shown.get(k) is not None)
     return f"<ExtendedData>{items}</ExtendedData>"
 
 

@@ -7,6 +7,7 @@ come back from the worker by signal.  Problems the operator must see go to the
 message bar; the window never blocks on them.
 """
 
+import copy
 import os
 import time
 
@@ -34,6 +35,13 @@ from host.app.views.target_table import TargetTableModel, building_text
 MIN_REFRESH_S = 1.0 / 60.0
 #: Strip-chart windows offered (the operator looks back 2-10 minutes).
 STRIP_WINDOWS_S = (120.0, 300.0, 600.0)
+#: Up to this many buildings the estimator gets them all; a city's worth is cut to
+#: those near the walk with the spatial index (the estimator's grid is the walk's
+#: extent plus 30 % or 25 m, `dsp.locate.Grid.around`).
+ALL_BUILDINGS_UP_TO = 300
+#: Buildings sent to the estimator reach this far beyond the walk (and 60 % of its span),
+#: so that a walk growing a little does not resend them.
+BUILDING_REACH_M = 150.0
 
 
 class ConsoleWindow(QMainWindow):
@@ -69,6 +77,12 @@ class ConsoleWindow(QMainWindow):
         self.selected = None
         self.source_name = ""
         self._background = None
+        self._geo_buildings = None
+        self._geo_frame = None
+        self._building_index = None
+        self._sent_buildings = None
+        self._sent_box = None
+        self._walk_box = None
         self._dirty = set()
         self._refresh_pending = False
         self._last_refresh = 0.0
@@ -156,7 +170,10 @@ class ConsoleWindow(QMainWindow):
         act(source, "Simulator", self._start_simulator, None, tools)
         act(source, "Disconnect", self.close_source)
         source.addSeparator()
-        act(source, "Offline map (image + world file)\u2026", self._ask_background)
+        act(source, "Offline map (MBTiles, tile folder or image + world file)\u2026",
+            self._ask_background)
+        act(source, "Load buildings (GeoJSON or OpenStreetMap)\u2026", self._ask_buildings,
+            "Ctrl+B")
         source.addSeparator()
         act(source, "Quit", self.close, "Ctrl+Q")
 
@@ -168,6 +185,7 @@ class ConsoleWindow(QMainWindow):
         act(hunt, "Mark", self.mark, "M", tools)
         act(hunt, "Make selected target active", self.activate_selected, "A", tools)
         act(hunt, "Fit map", self.map.follow, "F")
+        act(hunt, "End hunt (tell the operations centre)", self.end_hunt)
 
         exp = bar.addMenu("&Export")
         for text, kind in (("KML (Google Earth)\u2026", "kml"), ("GeoJSON\u2026", "geojson"),
@@ -184,10 +202,22 @@ class ConsoleWindow(QMainWindow):
             group.addAction(a)
             view.addAction(a)
         self._strip_actions = group
+        view.addSeparator()
+        self.history_action = QAction("Bearing history (earlier scans, fainter)", self,
+                                      checkable=True, checked=True)
+        self.history_action.toggled.connect(lambda _on: self._mark_dirty("scan"))
+        view.addAction(self.history_action)
+        self.trail_action = QAction("Estimate trail", self, checkable=True, checked=True)
+        self.trail_action.toggled.connect(lambda _on: self._mark_dirty("estimate"))
+        view.addAction(self.trail_action)
 
     def _build_status(self):
         sb = self.statusBar()
         self.status_labels = {}
+        self.cursor_label = QLabel()
+        sb.addWidget(self.cursor_label)
+        self.map.cursor_moved.connect(
+            lambda x, y: self.cursor_label.setText(self.cursor_text(x, y)))
         for key in ("link", "rate", "crc", "battery", "gnss", "calibration", "recording"):
             label = QLabel()
             label.setContentsMargins(6, 0, 6, 0)
@@ -305,9 +335,10 @@ class ConsoleWindow(QMainWindow):
 
     def _reset_hunt(self):
         # the buildings belong to the map, which keeps them: so do the model and the worker
-        buildings, names = self.hunt.buildings, self.hunt.building_names
+        old = self.hunt
         self.hunt = HuntModel()
-        self.hunt.buildings, self.hunt.building_names = buildings, names
+        self.hunt.buildings, self.hunt.building_names = old.buildings, old.building_names
+        self.hunt.building_levels = old.building_levels
         self.table_model.set_hunt(self.hunt)
         self.selected = None
         self.dsp_reset.emit()
@@ -316,6 +347,10 @@ class ConsoleWindow(QMainWindow):
         self.polar.show_scan(None)
         self.floors.show_floors(None)
         self._frames_seen = None
+        self._walk_box = None
+        self._sent_box = None
+        if self._sent_buildings is not None:
+            self._send_buildings(np.empty(0, dtype=int))
         self._mark_dirty("all")
 
     def set_tasking(self, tasking):
@@ -383,7 +418,13 @@ class ConsoleWindow(QMainWindow):
             elif rec.get("kind") == "ACK" and rec.get("acked_type") == protocol.TASKING:
                 self.show_message("the handheld accepted the tasking", "info")
         self._rate.append((time.monotonic(), len(batch)))
+        if (self._geo_buildings is not None and self.hunt.frame is not None
+                and self._geo_frame is not self.hunt.frame):
+            self._place_geo_buildings()  # before the points: the worker locates in them
         if points:
+            self._grow_walk_box(points)
+            if self._sent_buildings is not None:
+                self._cull_buildings()
             self.dsp_points.emit(points)
         for scan in scans:
             self.dsp_scan.emit(scan)
@@ -402,11 +443,31 @@ class ConsoleWindow(QMainWindow):
         self.source_finished.emit()
 
     def _on_estimate(self, target, view):
+        if view is not None and self._sent_buildings is not None:
+            view = self._whole_city(view)
         if target in self.hunt.targets:
-            self.hunt.targets[target].estimate = view
+            t = self.hunt.targets[target]
+            before = self.hunt.likely_building(target)
+            t.estimate = view
+            if view is not None:
+                t.trail.append(t.last_time_s, view.x_m, view.y_m, view.cep50_m)
+                self._say_what_changed(t, before)
+            if self.writer is not None and view is not None:
+                # the answer shown is recorded (and relayed to the operations centre)
+                self.writer.record(self.hunt.estimate_record(target))
             self._mark_dirty("table", "columns")
             if target == self.selected:
                 self._mark_dirty("estimate")
+
+    def _say_what_changed(self, t, before):
+        """One line when the most probable building changes: what the desk tells the officer."""
+        after = self.hunt.likely_building(t.index)
+        if after is None or (before is not None and before[0] == after[0]):
+            return
+        was = "" if before is None else f", was {before[1]} ({100 * before[2]:.0f} %)"
+        text = f"{t.label}: now {after[1]} ({100 * after[2]:.0f} %){was}"
+        t.changes.append((t.last_time_s, text))
+        self.statusBar().showMessage(text, 15000)
 
     def _on_heat(self, target, heat):
         if target in self.hunt.targets:
@@ -464,12 +525,19 @@ class ConsoleWindow(QMainWindow):
                 self.map.show_legend(f"{t.label}: track colour {lo:.0f} (dark) to {hi:.0f} dBm "
                                      "(yellow); grey: not heard")
             if everything or "strip" in dirty:
+                self.strip.set_origin(self.hunt.start_s)
                 self.strip.show_series(t.meas["time_s"], t.meas["rssi_dbm"])
             if everything or "heat" in dirty:
                 self.map.show_heat(t.heat)
             if everything or "estimate" in dirty:
                 self.map.show_estimate(t.estimate)
-                self.floors.show_floors(t.estimate.floor_prob if t.estimate else None)
+                if self.trail_action.isChecked():
+                    self.map.show_trail(t.trail["x_m"], t.trail["y_m"])
+                else:
+                    self.map.show_trail([], [])
+                likely_floor = self.hunt.likely_floor(t.index)
+                self.floors.show_floors(t.estimate.floor_prob if t.estimate else None,
+                                        likely_floor[2] if likely_floor else None)
                 likely = self.hunt.likely_building(t.index)
                 self.map.show_likely_building(
                     None if likely is None else self.hunt.buildings[likely[0]],
@@ -477,11 +545,15 @@ class ConsoleWindow(QMainWindow):
             if everything or "scan" in dirty:
                 live = t.live_scan()
                 self.polar.show_scan(live or t.scan, in_progress=live is not None)
-                self.map.show_bearings(t.bearings)
+                self.map.show_bearings(t.bearings, self.history_action.isChecked())
         if everything or "marks" in dirty:
             self.map.show_marks(self.hunt.marks["x_m"], self.hunt.marks["y_m"])
         if self._background is not None and self.hunt.frame is not None:
             self._apply_background()
+        if self.hunt.frame is not None:
+            self.map.set_frame(self.hunt.frame)
+            if self._geo_buildings is not None and self._geo_frame is not self.hunt.frame:
+                self._place_geo_buildings()
         self.map.fit()
         self.refreshed.emit()
 
@@ -544,6 +616,20 @@ class ConsoleWindow(QMainWindow):
                 fields.update(lat_deg=float(lat), lon_deg=float(lon))
             self.writer.event(text, **fields)
         self._mark_dirty("marks")
+
+    def end_hunt(self):
+        """End the recorded hunt: an EVENT ``hunt ended`` with every target's answer (the
+        operations centre then shows the hunt ended), then stop recording."""
+        if self.writer is None:
+            self.show_message("no hunt is being recorded: start recording (Ctrl+R) to hunt "
+                              "with the operations centre", "info")
+            return False
+        answers = [r for r in (self.hunt.estimate_record(t) for t in sorted(self.hunt.targets))
+                   if r is not None]
+        self.writer.event("hunt ended", answers=answers)
+        self.stop_recording()
+        self.show_message("hunt ended and recorded; the operations centre shows it ended", "info")
+        return True
 
     def start_recording(self, path):
         """Record every live record to a new session file before it is shown."""
@@ -682,15 +768,23 @@ class ConsoleWindow(QMainWindow):
         return src
 
     def _ask_background(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Offline map image with world file",
-                                              self._last_dir(), "images (*.png *.jpg *.tif)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Offline map: MBTiles, or an image with its world file", self._last_dir(),
+            "maps (*.mbtiles *.png *.jpg *.jpeg *.tif *.tiff);;all files (*)")
         if path:
+            self._remember_dir(path)
             self.load_background(path)
 
-    def load_background(self, image_path):
-        """Show a georeferenced image (world file beside it) under the map."""
+    def load_background(self, path):
+        """Show an offline map under the hunt: raster tiles (an ``.mbtiles`` file or an
+        XYZ tile folder) or a georeferenced image (world file beside it)."""
+        from host.app import tiles
+
         try:
-            self._background = offline_map.read_georeferenced(image_path)
+            if tiles.is_tile_source(path):
+                self.map.set_tiles(tiles.TileLayer(tiles.open_tiles(path)))
+            else:
+                self._background = offline_map.read_georeferenced(path)
         except offline_map.MapError as exc:
             self.show_message(str(exc))
             return False
@@ -703,18 +797,139 @@ class ConsoleWindow(QMainWindow):
         affine = offline_map.affine_to_local(corners_lonlat, image.shape, self.hunt.frame)
         self.map.show_background(image, affine)
 
-    def set_buildings(self, polygons, names=None):
+    def set_buildings(self, polygons, names=None, levels=None):
         """Draw building outlines, each a sequence of (x_m, y_m) east/north points, and
         locate every target inside them.
 
         ``names`` (one per polygon) name the most probable building in the target
-        list and on the map; by default ``B0``, ``B1``, ...  Raises ``ValueError`` for
+        list and on the map; by default ``B0``, ``B1``, ...  ``levels`` (one per
+        polygon, int or None) are their floor counts.  Raises ``ValueError`` for
         a polygon with fewer than 3 vertices or no area, or names that do not match.
+        Up to ``ALL_BUILDINGS_UP_TO`` buildings all go to the estimator; more (a
+        city's map) are cut to those near the walk through a spatial index.
         """
-        self.hunt.set_buildings(polygons, names)
+        from host.footprints_file import Buildings
+
+        self.hunt.set_buildings(polygons, names, levels)
         self.map.show_buildings(self.hunt.buildings)
-        self.dsp_buildings.emit(tuple(self.hunt.buildings))
+        self._sent_box = None
+        self._building_index = Buildings(self.hunt.building_names, self.hunt.buildings,
+                                         wgs84=False)
+        if len(self.hunt.buildings) > ALL_BUILDINGS_UP_TO:
+            self._send_buildings(np.empty(0, dtype=int))
+            if self._walk_box is not None:
+                self._cull_buildings()
+        else:
+            self._sent_buildings = None
+            self.dsp_buildings.emit(tuple(self.hunt.buildings))
         self._mark_dirty("buildings", "estimate", "table")
+
+    def load_buildings(self, source):
+        """Draw and locate in the buildings of a footprint file (GeoJSON in WGS84, or an
+        OpenStreetMap ``.osm``/``.osm.pbf`` extract), or of a
+        `host.footprints_file.Buildings` set in degrees; placed once the map has its
+        origin.  Problems go to the message bar; returns whether it was read."""
+        from host.errors import UserError
+        from host.footprints_file import read_buildings
+
+        try:
+            buildings = source if hasattr(source, "to_local") else read_buildings(source)
+        except UserError as exc:
+            self.show_message(str(exc))
+            return False
+        if not buildings.wgs84:
+            self.set_buildings(buildings.rings, buildings.names, buildings.levels)
+            return True
+        self._geo_buildings, self._geo_frame = buildings, None
+        n = len(set(buildings.names))
+        skipped = f"; {buildings.skipped} broken footprints left out" if buildings.skipped else ""
+        self.statusBar().showMessage(f"{n} buildings loaded{skipped}", 10000)
+        if skipped:
+            self.show_message(f"buildings: {buildings.skipped} broken footprints left out "
+                              f"(too few nodes or no area); the other {n} are used", "info")
+        self._mark_dirty("buildings")
+        return True
+
+    def _place_geo_buildings(self):
+        """Move the loaded WGS84 buildings into the map's east/north frame."""
+        local = self._geo_buildings.to_local(self.hunt.frame)
+        self._geo_frame = self.hunt.frame
+        self.set_buildings(local.rings, local.names, local.levels)
+
+    def _ask_buildings(self):
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load buildings", self._last_dir(),
+            "building footprints (*.geojson *.json *.osm *.pbf);;all files (*)")
+        if path:
+            self._remember_dir(path)
+            self.load_buildings(path)
+
+    def building_at(self, x_m, y_m):
+        """Index of the building holding the point ``(x_m, y_m)``, or None."""
+        from dsp.footprints import contains
+
+        if self._building_index is None:
+            return None
+        for k in self._building_index.near(x_m, y_m, x_m, y_m)[::-1]:
+            if contains(self.hunt.buildings[k], x_m, y_m):
+                return int(k)
+        return None
+
+    def cursor_text(self, x_m, y_m):
+        """The status line under the map cursor: lat/lon, east/north and the building."""
+        parts = []
+        if self.hunt.frame is not None:
+            lat, lon = self.hunt.frame.to_latlon(x_m, y_m)
+            parts.append(f"{format_latlon(float(lat), float(lon))}")
+        parts.append(f"{x_m:.0f} m E, {y_m:.0f} m N")
+        k = self.building_at(x_m, y_m)
+        if k is not None:
+            levels = self.hunt.building_levels[k]
+            parts.append(self.hunt.building_names[k]
+                         + (f" ({levels} floors)" if levels else ""))
+        return "cursor " + "; ".join(parts)
+
+    def _grow_walk_box(self, points):
+        xy = np.array([(p[1], p[2]) for p in points], dtype=float)
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        if self._walk_box is not None:
+            lo = np.minimum(lo, self._walk_box[0])
+            hi = np.maximum(hi, self._walk_box[1])
+        self._walk_box = (lo, hi)
+
+    def _cull_buildings(self):
+        """Send the estimator the buildings its grid can reach, again once the walk
+        has outgrown the last choice."""
+        lo, hi = self._walk_box
+        span = float(max(hi - lo))
+        need = max(0.3 * span, 25.0) + 5.0
+        if self._sent_box is not None:
+            s_lo, s_hi = self._sent_box
+            if np.all(lo - need >= s_lo) and np.all(hi + need <= s_hi):
+                return
+        reach = max(0.6 * span, BUILDING_REACH_M)
+        self._sent_box = (lo - reach, hi + reach)
+        self._send_buildings(self._building_index.near(*self._sent_box[0], *self._sent_box[1]))
+
+    def _send_buildings(self, indices):
+        self._sent_buildings = np.asarray(indices, dtype=int)
+        self.dsp_buildings.emit(tuple(self.hunt.buildings[k] for k in self._sent_buildings))
+
+    def _whole_city(self, view):
+        """An estimate made on the buildings near the walk, with its building index and
+        masses over all the window's buildings."""
+        sent = self._sent_buildings
+        if view.building_prob is None:
+            return view
+        view = copy.copy(view)  # one view may answer for every target of a group
+        if len(view.building_prob) != len(sent):  # made on an earlier choice: not ours
+            view.building = view.building_prob = None
+            return view
+        prob = np.zeros(len(self.hunt.buildings))
+        prob[sent] = view.building_prob
+        view.building = int(sent[view.building]) if view.building is not None else None
+        view.building_prob = prob
+        return view
 
     def _ask_export(self, kind):
         filters = {"kml": "KML (*.kml)", "geojson": "GeoJSON (*.geojson)",
@@ -777,6 +992,12 @@ class ConsoleWindow(QMainWindow):
         self.dsp_thread.wait(3000)
         self._save_settings()
         super().closeEvent(event)
+
+
+def format_latlon(lat_deg, lon_deg):
+    """``"52.520123 N, 13.405012 E"``: six decimals (0.1 m), hemisphere letters."""
+    return (f"{abs(lat_deg):.6f} {'N' if lat_deg >= 0 else 'S'}, "
+            f"{abs(lon_deg):.6f} {'E' if lon_deg >= 0 else 'W'}")
 
 
 def _type_name(msg_type):

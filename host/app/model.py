@@ -134,6 +134,10 @@ class Target:
         self.last_time_s = None
         self.last_detect_s = None
         self.estimate = None
+        #: The estimates so far (time of the latest reading they used, position): the trail.
+        self.trail = Columns(("time_s", "x_m", "y_m", "cep50_m"))
+        #: ``(time_s, text)`` each time the most probable building changed.
+        self.changes = []
         self.heat = None
         self.scan = None
         self.bearings = []
@@ -203,13 +207,18 @@ class HuntModel:
         self.status = LinkStatus()
         self.buildings = []
         self.building_names = []
+        self.building_levels = []
         self.position = None
         self.n_records = 0
+        #: Time (s) of the session's first record: zero of the strip chart's session time.
+        self.start_s = None
 
-    def set_buildings(self, polygons, names=None):
-        """Take the building footprints (``(n, 2)`` east/north metres) and their names.
+    def set_buildings(self, polygons, names=None, levels=None):
+        """Take the building footprints (``(n, 2)`` east/north metres), their names and
+        floor counts.
 
-        Names default to ``B0``, ``B1``, ... (the index).  The building of an
+        Names default to ``B0``, ``B1``, ... (the index); levels (int or None each)
+        to None, unknown.  The building of an
         estimate made on other footprints means nothing here, so it is dropped
         until the next estimate.
 
@@ -225,7 +234,10 @@ class HuntModel:
         names = [f"B{i}" for i in range(len(polys))] if names is None else [str(n) for n in names]
         if len(names) != len(polys):
             raise ValueError(f"{len(names)} building names for {len(polys)} footprints")
-        self.buildings, self.building_names = polys, names
+        levels = [None] * len(polys) if levels is None else list(levels)
+        if len(levels) != len(polys):
+            raise ValueError(f"{len(levels)} floor counts for {len(polys)} footprints")
+        self.buildings, self.building_names, self.building_levels = polys, names, levels
         for t in self.targets.values():
             if t.estimate is not None:
                 t.estimate.building = t.estimate.building_prob = None
@@ -238,6 +250,67 @@ class HuntModel:
             return None
         k = est.building
         return k, self.building_names[k], float(est.building_prob[k])
+
+    def estimate_latlon(self, target):
+        """Return ``(lat_deg, lon_deg)`` of the target's estimate, or None (no estimate or
+        no geographic frame yet)."""
+        t = self.targets.get(target)
+        if t is None or t.estimate is None or self.frame is None:
+            return None
+        lat, lon = self.frame.to_latlon(t.estimate.x_m, t.estimate.y_m)
+        return float(lat), float(lon)
+
+    def estimate_record(self, target, time_s=None):
+        """The target's current answer as an ESTIMATE session record, or None.
+
+        What the operations centre shows of a hunt: position (east/north metres and,
+        with a geographic frame, degrees to 7 decimals), CEP50, the 95 % ellipse
+        (semi-axes, major axis clockwise from north), the most probable building
+        (name, probability, floor count) and floor (``floor_prob`` by floor).
+        """
+        import time
+
+        t = self.targets.get(target)
+        est = None if t is None else t.estimate
+        if est is None:
+            return None
+        major, minor = est.semi_axes_m()
+        vals, vecs = np.linalg.eigh(est.cov_m2)
+        ex, ey = vecs[:, int(np.argmax(vals))]
+        rec = {"kind": "ESTIMATE", "rx_time_s": time.time() if time_s is None else time_s,
+               "target": int(target), "label": t.label,
+               "x_m": round(est.x_m, 2), "y_m": round(est.y_m, 2),
+               "cep50_m": round(est.cep50_m, 2), "n_used": est.n_used,
+               "ellipse": {"semi_major_m": round(float(major), 2),
+                           "semi_minor_m": round(float(minor), 2),
+                           "orientation_deg": round(math.degrees(math.atan2(ex, ey)) % 180.0, 1)}}
+        ll = self.estimate_latlon(target)
+        if ll is not None:
+            rec["lat_deg"], rec["lon_deg"] = round(ll[0], 7), round(ll[1], 7)
+        likely = self.likely_building(target)
+        if likely is not None:
+            k, name, prob = likely
+            rec.update(building=name, building_prob=round(prob, 4),
+                       building_levels=self.building_levels[k]
+                       if k < len(self.building_levels) else None)
+        floor = self.likely_floor(target)
+        if floor is not None:
+            rec["floor"] = floor[0]
+            rec["floor_prob"] = {str(int(f)): round(float(p), 4) for f, p in est.floor_prob.items()}
+        return rec
+
+    def likely_floor(self, target):
+        """Return ``(floor, probability, floors_of_the_building or None)``, or None."""
+        t = self.targets.get(target)
+        est = None if t is None else t.estimate
+        if est is None or not est.floor_prob:
+            return None
+        floor, prob = max(est.floor_prob.items(), key=lambda kv: kv[1])
+        likely = self.likely_building(target)
+        levels = None
+        if likely is not None and likely[0] < len(self.building_levels):
+            levels = self.building_levels[likely[0]]
+        return int(floor), float(prob), levels
 
     def set_tasking(self, tasking):
         """Create the targets named by a (masked) tasking dict.
@@ -277,6 +350,9 @@ class HuntModel:
         touched, points, scans = set(), [], []
         for rec in records:
             self.n_records += 1
+            if self.start_s is None and (rec.get("rx_time_s") is not None
+                                         or rec.get("device_time_ms") is not None):
+                self.start_s = _time(rec)
             kind = rec.get("kind")
             if kind == "MEAS":
                 point = self._meas(rec, scans)

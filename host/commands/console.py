@@ -17,12 +17,49 @@ def add_arguments(parser):
                         help="record the live port to this new session file")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="replay speed, times real time (0 = as fast as possible)")
-    parser.add_argument("--map", metavar="IMAGE",
-                        help="offline map image with a world file beside it (.pgw/.jgw/.wld)")
+    add_city_arguments(parser)
     parser.add_argument("--antenna", default=None,
                         help="antenna pattern id for rotation-scan bearings (hardware/antennas/)")
     parser.add_argument("--list-ports", action="store_true",
                         help="list the serial ports pyserial sees and exit")
+
+
+def add_city_arguments(parser, images=True):
+    """``--buildings`` (alias ``--footprints``, ``--osm``) and ``--map``: the city under the
+    hunt, shared by ``console``, ``replay`` and (tiles only, ``images=False``) ``ops``."""
+    parser.add_argument("--buildings", "--footprints", "--osm", dest="buildings", metavar="FILE",
+                        help="building footprints: GeoJSON ([lon, lat], RFC 7946) or an "
+                             "OpenStreetMap extract (.osm, .osm.pbf); named by address")
+    parser.add_argument("--map", metavar="MAP",
+                        help="offline map: an .mbtiles file or an XYZ tile folder ({z}/{x}/{y}.png)"
+                             + (", or an image with a world file beside it (.pgw/.jgw/.wld)"
+                                if images else ""))
+
+
+def read_city_arguments(args):
+    """Check ``--buildings`` and ``--map`` before any window opens.
+
+    Returns ``{"buildings_file": Buildings or None, "background": path or None}``
+    for `host.app.run_console`; raises UserError with one line naming the problem.
+    """
+    from host.app import offline_map, tiles
+    from host.footprints_file import read_buildings
+
+    out = {"buildings_file": None, "background": None}
+    if args.buildings:
+        out["buildings_file"] = read_buildings(args.buildings)
+    if args.map:
+        if not os.path.exists(args.map):
+            raise UserError(f"--map {args.map}: no such file or folder")
+        try:
+            if tiles.is_tile_source(args.map):
+                tiles.open_tiles(args.map).close()
+            else:
+                offline_map.world_file_for(args.map)
+        except offline_map.MapError as exc:
+            raise UserError(f"--map {exc}") from None
+        out["background"] = args.map
+    return out
 
 
 def run(args):
@@ -46,8 +83,7 @@ def run(args):
             SessionReader(args.replay).close()
         except SessionError as exc:
             raise UserError(str(exc)) from None
-    if args.map and not os.path.isfile(args.map):
-        raise UserError(f"--map {args.map}: no such image file")
+    city = read_city_arguments(args)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
             or os.environ.get("QT_QPA_PLATFORM")):
         raise UserError("no display: run it on a desktop session, or use "
@@ -55,4 +91,4 @@ def run(args):
     from host.app import run_console
 
     return run_console(args.replay or args.port, speed=args.speed, record=args.record,
-                       background=args.map, antenna=args.antenna)
+                       antenna=args.antenna, **city)

@@ -86,13 +86,14 @@ def summary_text(result):
              "model": "MODEL-ONLY handheld: no firmware, no link"}[result["handheld"]]
     lines = ["simulated hunt: world %s, seed %d, %s officer (%s)"
              % (result["world"], result["seed"], result["strategy"], label),
-             "truth     building %s floor %d at (%.1f, %.1f) m" % (t["building"], t["floor"], t["x_m"], t["y_m"])]
+             "truth     building %s floor %d at (%.1f, %.1f) m%s"
+             % (t["building"], t["floor"], t["x_m"], t["y_m"], _degrees(t))]
     if e is None:
         lines.append("estimate  none: the hunt gathered too little to locate")
     else:
         ell = e.get("ellipse")
-        lines.append("estimate  building %s floor %s at (%.1f, %.1f) m%s"
-                     % (building_label(e), e["floor"], e["x_m"], e["y_m"],
+        lines.append("estimate  building %s floor %s at (%.1f, %.1f) m%s%s"
+                     % (building_label(e), e["floor"], e["x_m"], e["y_m"], _degrees(e),
                         ", 95 %% ellipse %.1f x %.1f m" % (ell["semi_major_m"], ell["semi_minor_m"])
                         if ell else ""))
         lines.append("error     %.1f m   right building: %s   right floor: %s"
@@ -107,6 +108,15 @@ def summary_text(result):
     if result.get("report"):
         lines.append("report    %s" % result["report"])
     return "\n".join(lines)
+
+
+def _degrees(point):
+    """``" = 52.5201234 N, 13.4051234 E"`` when the point has degrees, else empty."""
+    if point.get("lat_deg") is None:
+        return ""
+    lat, lon = point["lat_deg"], point["lon_deg"]
+    return " = %.7f %s, %.7f %s" % (abs(lat), "N" if lat >= 0 else "S",
+                                    abs(lon), "E" if lon >= 0 else "W")
 
 
 def emit(result, as_json):
@@ -136,15 +146,21 @@ def run(args):
 
     try:
         if headless:
-            result, _ = simulate(world, args.seed, session_path, handheld=handheld,
-                                 strategy=args.strategy, speed=speed, report_path=report_path)
+            from host.sim.progress import HuntProgress
+
+            with HuntProgress() as progress:
+                result, _ = simulate(world, args.seed, session_path, handheld=handheld,
+                                     strategy=args.strategy, speed=speed, report_path=report_path,
+                                     hunt_ready=progress.attach)
         else:
             result = _with_console(world, args, handheld, speed, session_path, report_path)
     except HandheldError as exc:
         print("rfhound demo: %s" % exc, file=sys.stderr)
         return 1
     if result is not None:
-        emit(result, args.json)
+        from host.sim.latlon import add_latlon
+
+        emit(add_latlon(result, world), args.json)
     return 0
 
 

@@ -28,16 +28,24 @@ def add_arguments(parser):
                         help="give up if the broker does not accept us within S seconds (default 15)")
     parser.add_argument("--every", type=float, default=10.0, metavar="S",
                         help="headless status interval in seconds (default 10)")
+    from host.commands.console import add_city_arguments
+
+    add_city_arguments(parser, images=False)
 
 
 def _print_board(board):
+    from host.ops.hunts import answer_text
+
     now = time.time()
     for row in board.rows(now):
         fix = "-" if row["last_fix"] is None else "%.6f,%.6f" % row["last_fix"][:2]
-        print("%-12s %-36s %-14s records=%-6d missing=%-4d fix=%s link_age=%.0fs%s  targets: %s" % (
-            row["team"], row["session_id"], row["area"] or "-", row["records"], row["missing"], fix,
-            row["link_age_s"], "  DUPLICATE" if row["duplicate"] else "", row["targets"] or "-"),
-            flush=True)
+        print("%-12s %-36s %-14s %-6s records=%-6d missing=%-4d fix=%s link_age=%.0fs%s  "
+              "targets: %s  answer: %s" % (
+                  row["team"], row["session_id"], row["area"] or "-", row["state"],
+                  row["records"], row["missing"], fix, row["link_age_s"],
+                  "  DUPLICATE" if row["duplicate"] else "", row["targets"] or "-",
+                  answer_text(row["answer"])),
+              flush=True)
 
 
 def _print_gaps(archive_dir):
@@ -75,13 +83,14 @@ def _run_headless(centre, every_s):
                     ", ".join(f"{team}/{sid}" for team, sid in hunts))
 
 
-def _run_window(centre):
+def _run_window(centre, city):
     from PyQt5 import QtCore, QtWidgets
 
     from host.ops.widget import OpsWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    window = OpsWindow(centre.board, centre.archive.path_for)
+    window = OpsWindow(centre.board, centre.archive.path_for, buildings=city["buildings_file"],
+                       background=city["background"])
     window.show()
     signal.signal(signal.SIGTERM, lambda *_: app.quit())
 
@@ -117,6 +126,13 @@ def run(args):
     for name in ("every", "connect_timeout"):
         if not getattr(args, name) > 0:
             raise UserError(f"--{name.replace('_', '-')} {getattr(args, name):g}: give a number of seconds above 0")
+    from host.app.tiles import is_tile_source
+    from host.commands.console import read_city_arguments
+
+    if args.map and not is_tile_source(args.map):
+        raise UserError(f"--map {args.map}: the operations map takes tiles (an .mbtiles file or "
+                        f"an XYZ tile folder)")
+    city = read_city_arguments(args)
     try:
         centre = OpsCentre(config, args.archive, client_id=args.client_id)
     except OSError as exc:
@@ -127,7 +143,7 @@ def run(args):
         if args.headless:
             _run_headless(centre, args.every)
         else:
-            _run_window(centre)
+            _run_window(centre, city)
     finally:
         centre.stop()
     if centre.fatal:

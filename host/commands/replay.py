@@ -20,6 +20,9 @@ def add_arguments(parser):
                         help="antenna pattern id for rotation-scan bearings (hardware/antennas/)")
     parser.add_argument("--size", default="1400x880", metavar="WxH",
                         help="window size in pixels (default 1400x880)")
+    from host.commands.console import add_city_arguments
+
+    add_city_arguments(parser)
 
 
 def parse_size(text):
@@ -41,6 +44,9 @@ def run(args):
                 print(f"rfhound replay: warning: {reader.missing}", file=sys.stderr)
     except SessionError as exc:
         raise UserError(str(exc)) from None
+    from host.commands.console import read_city_arguments
+
+    city = read_city_arguments(args)
     if args.screenshot:
         out_dir = os.path.dirname(os.path.abspath(args.screenshot))
         if not os.path.isdir(out_dir):
@@ -54,7 +60,7 @@ def run(args):
     speed = args.speed if args.speed is not None else (0.0 if args.screenshot else 1.0)
     errors = []
     code = run_console(args.session, screenshot=args.screenshot, screenshot_errors=errors,
-                       speed=speed, antenna=args.antenna, size=parse_size(args.size))
+                       speed=speed, antenna=args.antenna, size=parse_size(args.size), **city)
     if args.screenshot:
         if code:
             raise UserError(f"--screenshot {args.screenshot}: "

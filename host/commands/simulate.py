@@ -37,11 +37,16 @@ def run(args):
     if not os.path.isdir(parent):
         raise UserError("--out %s: directory %s does not exist" % (args.out, parent))
     handheld = pick_handheld(args.handheld)
+    from host.sim.latlon import add_latlon
+    from host.sim.progress import HuntProgress
+
     try:
-        result, _ = simulate(world, args.seed, args.out, handheld=handheld, strategy=args.strategy,
-                             speed=args.speed or HEADLESS_SPEED, report_path=args.report)
+        with HuntProgress() as progress:
+            result, _ = simulate(world, args.seed, args.out, handheld=handheld,
+                                 strategy=args.strategy, speed=args.speed or HEADLESS_SPEED,
+                                 report_path=args.report, hunt_ready=progress.attach)
     except HandheldError as exc:
         print("rfhound simulate: %s" % exc, file=sys.stderr)
         return 1
-    emit(result, args.json)
+    emit(add_latlon(result, world), args.json)
     return 0

@@ -6,6 +6,7 @@ import pytest
 import hunt_data
 from conftest import replay_to_end
 from host.app.estimator import ESTIMATE_CELLS, EstimatorProcess, estimate_view
+from host.app.views.target_table import COLUMNS
 from test_estimator import walk_readings
 
 #: Around the emitter of ``walk_readings`` (15, -10): it is in the second one.
@@ -80,7 +81,7 @@ def test_replay_with_buildings_names_and_outlines_the_right_one(qtbot, window, s
     window.set_buildings(polys, names)
     replay_to_end(qtbot, window, session_file)
     model = window.table_model
-    col = model.columnCount() - 2
+    col = COLUMNS.index("building")
     assert model.headerData(col, 1) == "building"
     for target in (0, 1):
         est = window.hunt.targets[target].estimate

@@ -8,6 +8,7 @@ import pymap3d
 import pytest
 
 import hunt_data
+from host.app.views.target_table import COLUMNS
 
 
 def truth_xy(window):
@@ -43,9 +44,18 @@ def test_table_shows_masked_imsi_and_estimate_quality(replayed):
     assert all("CEP50" in c[5] for c in cells)
     assert cells[0][4] == "detected"
     # no buildings known: the building column says so with a dash, the map outlines none
-    assert [c[6] for c in cells] == ["\u2013", "\u2013"]
+    building, group = COLUMNS.index("building"), COLUMNS.index("group")
+    assert [c[building] for c in cells] == ["\u2013", "\u2013"]
     assert replayed.map.likely_building.path().isEmpty()
-    assert cells[0][7] == "box 1"
+    assert cells[0][group] == "box 1"
+    # the estimate in degrees: within 10 m of the emitter (1e-4 deg lat is 11 m)
+    lat, lon = (float(v) for v in cells[0][COLUMNS.index("lat, lon")].split(","))
+    true_lat, true_lon, _ = pymap3d.enu2geodetic(*hunt_data.EMITTER_XY_M, 0.0, hunt_data.LAT0_DEG,
+                                                 hunt_data.LON0_DEG, 0.0)
+    e, n, _ = pymap3d.geodetic2enu(lat, lon, 0.0, true_lat, true_lon, 0.0)
+    assert np.hypot(e, n) < 10.0
+    # every reading is on floor 0 (the street): that is the floor shown
+    assert cells[0][COLUMNS.index("floor")].startswith("0 (")
 
 
 def test_bearing_of_last_scan_points_at_the_emitter(replayed):
@@ -150,12 +160,13 @@ def test_targets_of_one_box_share_one_estimate(replayed):
     # both SIMs of the synthetic hunt are tasked as group "box 1": one position, a P0 each
     a, b = replayed.hunt.targets[0].estimate, replayed.hunt.targets[1].estimate
     assert (a.x_m, a.y_m) == (b.x_m, b.y_m)
-    # used: every detection of both SIMs except those taken while turning for a bearing
+    # used: the detections of both SIMs except those taken while turning for a bearing, each
+    # SIM's offset removed and the two SIMs' readings at one spot averaged (dsp.answer)
     recs = hunt_data.hunt_records()
     detected = sum(r["kind"] == "MEAS" and r["rssi_dbm"] is not None for r in recs)
     turning = sum(r["kind"] == "MEAS" and r["rssi_dbm"] is not None
                   and r["heading_deg"] is not None for r in recs)
-    assert a.n_used == detected - turning
+    assert (detected - turning) / 2 <= a.n_used < detected - turning
 
 
 def _one_spot_session(path, n=30, broken_json_at=None, timeless_at=None):

@@ -28,8 +28,8 @@ def test_window_lists_hunts_and_flags_the_shared_imsi(qtbot, tmp_path):
     table = window.list.table
     rows = {table.item(i, 0).text(): [table.item(i, j).text() for j in range(table.columnCount())]
             for i in range(table.rowCount())}
-    assert rows["north"] == ["north", "north side", "rack-A (46000********12)", "31.230400, 121.473700  floor 3",
-                             "45 s", "1"]
+    assert rows["north"][:6] == ["north", "north side", "rack-A (46000********12)",
+                                 "31.230400, 121.473700  floor 3", "45 s", "1"]
     assert rows["east"][3] == "-"
     colours = {table.item(i, 0).text(): table.item(i, 0).background().color() for i in range(table.rowCount())}
     assert colours["north"] == DUPLICATE_COLOUR and colours["south"] == DUPLICATE_COLOUR

@@ -2,6 +2,7 @@
 serial on a pty read by host.link, every record in the session file, the locator's answer."""
 
 import json
+import math
 
 import pytest
 
@@ -22,6 +23,11 @@ def test_corner_hunt_end_to_end(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
 
     truth = load_world("corner").rack
+    # the same point in degrees (spherical metres per degree: good to 0.5 %, 0.2 m here)
+    lat0, lon0 = load_world("corner").origin[:2]
+    lat, lon = result["truth"].pop("lat_deg"), result["truth"].pop("lon_deg")
+    assert abs((lat - lat0) * 111_195.0 - truth.y_m) < 0.3
+    assert abs((lon - lon0) * 111_195.0 * math.cos(math.radians(lat0)) - truth.x_m) < 0.3
     assert result["truth"] == {"x_m": truth.x_m, "y_m": truth.y_m, "floor": truth.floor,
                                "building": truth.building}
     assert result["handheld"] == "micropython"

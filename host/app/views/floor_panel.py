@@ -1,4 +1,5 @@
-"""Floor panel: the estimated probability of each floor (0 = street)."""
+"""Floor panel: the estimated probability of each floor (0 = street), and the roof of the
+most probable building when the map knows its floor count."""
 
 import pyqtgraph as pg
 
@@ -22,10 +23,21 @@ class FloorPanel(pg.PlotWidget):
         plot.addItem(self.best)
         self.caption = pg.TextItem("", color=(40, 40, 40), anchor=(1, 0))
         plot.addItem(self.caption)
+        # OSM building:levels counts the floors above ground, the street floor included:
+        # floors 0 .. levels-1, so the roof is at levels - 0.5
+        self.roof = pg.InfiniteLine(angle=0, pen=pg.mkPen((90, 90, 90), width=1.5,
+                                                          style=pg.QtCore.Qt.DashLine),
+                                    label="roof", labelOpts={"position": 0.9, "color": (90, 90, 90)})
+        self.roof.setVisible(False)
+        plot.addItem(self.roof)
 
-    def show_floors(self, floor_prob):
-        """Show ``{floor: probability}``; empty or None clears."""
+    def show_floors(self, floor_prob, levels=None):
+        """Show ``{floor: probability}``; empty or None clears.  ``levels``: the floor
+        count of the most probable building, drawn as its roof."""
         plot = self.getPlotItem()
+        self.roof.setVisible(bool(levels) and bool(floor_prob))
+        if levels:
+            self.roof.setPos(levels - 0.5)
         if not floor_prob:
             self.bars.setOpts(x0=[], y=[], width=[])
             self.best.setOpts(x0=[], y=[], width=[])
@@ -40,6 +52,7 @@ class FloorPanel(pg.PlotWidget):
         self.bars.setOpts(x0=[0] * len(floors), y=floors, width=probs)
         self.best.setOpts(x0=[0], y=[floors[top]], width=[probs[top]])
         plot.getAxis("left").setTicks([[(f, "street" if f == 0 else str(f)) for f in floors]])
-        plot.setYRange(floors[0] - 0.6, floors[-1] + 0.6, padding=0)
+        top_y = max(floors[-1], levels - 0.5 if levels else floors[-1])
+        plot.setYRange(floors[0] - 0.6, top_y + 0.6, padding=0)
         self.caption.setText(f"floor {floors[top]}: {probs[top]:.0%}")
-        self.caption.setPos(1.0, floors[-1] + 0.55)
+        self.caption.setPos(1.0, top_y + 0.55)

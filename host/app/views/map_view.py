@@ -1,6 +1,8 @@
 """The hunt map: track coloured by power, posterior heat map, bearing wedges,
 estimate with its 95 % ellipse, marks, buildings (the most probable one
-outlined and named), offline background, a metre scale and a north arrow.
+outlined and named), offline background (raster tiles and/or an image with a
+world file), a metre scale and a north arrow; ``cursor_moved`` reports the
+point under the mouse.
 
 East/north metres about the first fix; north is up.  Every plot item is made
 once in ``__init__`` and later only fed with ``setData``/``setImage``/``setPath``.
@@ -11,7 +13,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.GraphicsWidgetAnchor import GraphicsWidgetAnchor
-from PyQt5.QtCore import QPointF, QRectF, Qt
+from PyQt5.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QBrush, QColor, QPainterPath, QPen, QPolygonF, QTransform
 from PyQt5.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
@@ -82,6 +84,11 @@ class NorthArrow(GraphicsWidgetAnchor, pg.GraphicsObject):
 class MapView(pg.PlotWidget):
     """The hunt map; feed it with the ``show_*`` methods."""
 
+    #: East/north metres under the mouse pointer.
+    cursor_moved = pyqtSignal(float, float)
+    #: Tiles are re-read this long after the view last moved (a drag is one re-read).
+    TILE_DELAY_MS = 120
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setBackground("w")
@@ -95,6 +102,15 @@ class MapView(pg.PlotWidget):
 
         self.background = pg.ImageItem(axisOrder="row-major")
         self.background.setZValue(-20)
+        self.tiles = pg.ImageItem(axisOrder="row-major")
+        self.tiles.setZValue(-21)
+        self._tile_layer = None
+        self._frame = None
+        self._tiles_box = None
+        self._tile_timer = QTimer(self)
+        self._tile_timer.setSingleShot(True)
+        self._tile_timer.setInterval(self.TILE_DELAY_MS)
+        self._tile_timer.timeout.connect(self.render_tiles)
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setLookupTable(_heat_lut())
         self.heat.setLevels((0.0, 1.0))
@@ -103,6 +119,8 @@ class MapView(pg.PlotWidget):
         self.buildings.setPen(pg.mkPen((90, 90, 90), width=1.5, cosmetic=True))
         self.buildings.setBrush(QBrush(QColor(120, 120, 120, 40)))
         self.buildings.setZValue(-5)
+        # a city's thousands of outlines are drawn once per view, then blitted
+        self.buildings.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         # the estimate's most probable building: over the other outlines, under the track
         self.likely_building = QGraphicsPathItem()
         self.likely_building.setPen(pg.mkPen(LIKELY_COLOUR, width=3.5, cosmetic=True))
@@ -114,6 +132,14 @@ class MapView(pg.PlotWidget):
         self.wedges = QGraphicsPathItem()
         self.wedges.setPen(pg.mkPen((230, 120, 0, 200), width=1, cosmetic=True))
         self.wedges.setBrush(QBrush(QColor(255, 160, 0, 55)))
+        # earlier scans' wedges (bearing history), fainter than the latest
+        self.old_wedges = QGraphicsPathItem()
+        self.old_wedges.setPen(pg.mkPen((200, 130, 60, 110), width=1, cosmetic=True))
+        self.old_wedges.setBrush(QBrush(QColor(255, 180, 80, 22)))
+        # the estimates so far, oldest first: where the answer has been
+        self.trail = pg.PlotDataItem(pen=pg.mkPen((150, 0, 0, 160), width=1.5, style=Qt.DashLine),
+                                     symbol="o", symbolSize=5, symbolPen=None,
+                                     symbolBrush=(150, 0, 0, 160))
         self.path_line = pg.PlotDataItem(pen=pg.mkPen((150, 150, 150), width=1))
         self.path_line.setDownsampling(auto=True, method="peak")
         self.path_line.setClipToView(True)
@@ -134,8 +160,8 @@ class MapView(pg.PlotWidget):
                                         brush=pg.mkBrush(0, 120, 255))
         self.here = pg.ScatterPlotItem(size=12, symbol="o", pen=pg.mkPen("k", width=2),
                                        brush=pg.mkBrush(255, 255, 255))
-        for item in ([self.background, self.heat, self.buildings, self.likely_building,
-                      self.likely_label, self.wedges, self.path_line,
+        for item in ([self.tiles, self.background, self.heat, self.buildings, self.likely_building,
+                      self.likely_label, self.old_wedges, self.wedges, self.path_line, self.trail,
                       self.undetected] + self.track_steps
                      + [self.ellipse, self.marks, self.here, self.estimate]):
             plot.addItem(item)
@@ -150,7 +176,60 @@ class MapView(pg.PlotWidget):
         self._extents = {}
         self._fitted = None
         vb.sigRangeChangedManually.connect(self._user_moved)
+        vb.sigRangeChanged.connect(self._view_moved)
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.clear_hunt()
+
+    def _mouse_moved(self, pos):
+        vb = self.getPlotItem().getViewBox()
+        if vb.sceneBoundingRect().contains(pos):
+            p = vb.mapSceneToView(pos)
+            self.cursor_moved.emit(p.x(), p.y())
+
+    # ----------------------------------------------------------------- tiles
+    def set_frame(self, frame):
+        """The geographic frame of the east/north metres (a ``geo.LocalFrame``)."""
+        if frame is not self._frame:
+            self._frame = frame
+            self._tiles_box = None
+            self._view_moved()
+
+    def set_tiles(self, layer):
+        """Draw a ``tiles.TileLayer`` under everything (None removes it)."""
+        self._tile_layer = layer
+        self._tiles_box = None
+        if layer is None:
+            self.tiles.clear()
+        else:
+            self._view_moved()
+
+    def _view_moved(self, *_):
+        if self._tile_layer is not None and self._frame is not None:
+            self._tile_timer.start()
+
+    def render_tiles(self):
+        """Read the tiles under the view (and a quarter of it around) at the view's zoom."""
+        if self._tile_layer is None or self._frame is None:
+            return
+        vb = self.getPlotItem().getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        width_px = max(vb.width(), 100.0)
+        m_per_px = (x1 - x0) / width_px
+        if self._tiles_box is not None:
+            bx0, by0, bx1, by1, b_res = self._tiles_box
+            if (bx0 <= x0 and x1 <= bx1 and by0 <= y0 and y1 <= by1
+                    and 0.7 < m_per_px / b_res < 1.4):
+                return
+        pad_x, pad_y = 0.25 * (x1 - x0), 0.25 * (y1 - y0)
+        box = (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y)
+        out = self._tile_layer.render(self._frame, *box, width_px * 1.5)
+        self._tiles_box = box + (m_per_px,)
+        if out is None:
+            self.tiles.clear()
+            return
+        image, (a, b, c, d, e, f) = out
+        self.tiles.setImage(image, autoLevels=False, levels=(0, 255))
+        self.tiles.setTransform(QTransform(a, d, b, e, c, f))
 
     def _user_moved(self, *_):
         self._auto_range = False
@@ -174,6 +253,8 @@ class MapView(pg.PlotWidget):
         self.here.setData([], [])
         self.heat.clear()
         self.wedges.setPath(QPainterPath())
+        self.old_wedges.setPath(QPainterPath())
+        self.trail.setData([], [])
         self.legend.setText("")
         self._extents.pop("track", None)
         self._extents.pop("estimate", None)
@@ -245,16 +326,17 @@ class MapView(pg.PlotWidget):
     def show_legend(self, text):
         self.legend.setText(text)
 
-    def show_bearings(self, bearings):
-        """Draw wedges ``(x_m, y_m, bearing_deg, sigma_deg)``: bearing +/- 2 sigma (about 95 %)."""
-        path = QPainterPath()
-        for x, y, bearing, sigma in bearings:
-            half = 2.0 * (sigma if np.isfinite(sigma) else 10.0)
-            angles = np.radians(np.linspace(bearing - half, bearing + half, 12))
-            pts = [QPointF(x, y)] + [QPointF(x + WEDGE_LENGTH_M * math.sin(a),
-                                             y + WEDGE_LENGTH_M * math.cos(a)) for a in angles]
-            path.addPolygon(QPolygonF(pts + [QPointF(x, y)]))
-        self.wedges.setPath(path)
+    def show_bearings(self, bearings, history=True):
+        """Draw wedges ``(x_m, y_m, bearing_deg, sigma_deg)``: bearing +/- 2 sigma (about 95 %).
+
+        The last one is the latest scan; with ``history`` the earlier ones are drawn
+        fainter under it, else left out."""
+        self.wedges.setPath(_wedge_path(bearings[-1:]))
+        self.old_wedges.setPath(_wedge_path(bearings[:-1] if history else []))
+
+    def show_trail(self, x_m, y_m):
+        """Draw the estimates so far (oldest first) as a dotted trail; empty clears."""
+        self.trail.setData(np.asarray(x_m, float), np.asarray(y_m, float))
 
     def show_marks(self, x_m, y_m):
         self.marks.setData(x_m, y_m)
@@ -277,6 +359,7 @@ class MapView(pg.PlotWidget):
         with ``text`` in its north-west corner (inside: the street holds the track); None
         clears."""
         path = QPainterPath()
+        self.likely_label.setVisible(polygon is not None)
         if polygon is None:
             self.likely_label.setText("")
         else:
@@ -320,6 +403,21 @@ class MapView(pg.PlotWidget):
         padding = 0.08 if self._fitted is None else 0.2
         self._fitted = box
         vb.setRange(box, padding=padding)
+        if self._tile_layer is not None:
+            # now, not after the view settles: a screenshot right after a fit has its tiles
+            self._tile_timer.stop()
+            self.render_tiles()
+
+
+def _wedge_path(bearings):
+    path = QPainterPath()
+    for x, y, bearing, sigma in bearings:
+        half = 2.0 * (sigma if np.isfinite(sigma) else 10.0)
+        angles = np.radians(np.linspace(bearing - half, bearing + half, 12))
+        pts = [QPointF(x, y)] + [QPointF(x + WEDGE_LENGTH_M * math.sin(a),
+                                         y + WEDGE_LENGTH_M * math.cos(a)) for a in angles]
+        path.addPolygon(QPolygonF(pts + [QPointF(x, y)]))
+    return path
 
 
 def _dot_pen(colour, width_px):

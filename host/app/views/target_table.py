@@ -3,7 +3,8 @@
 from PyQt5.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PyQt5.QtGui import QBrush, QColor
 
-COLUMNS = ("label", "IMSI", "channel", "last power", "state", "estimate", "building", "group")
+COLUMNS = ("label", "IMSI", "channel", "last power", "state", "estimate", "lat, lon",
+           "building", "floor", "group")
 
 _STATE_COLOURS = {"detected": QColor(200, 240, 200), "lost": QColor(250, 225, 190),
                   "no data": QColor(235, 235, 235)}
@@ -79,8 +80,29 @@ def _cell(hunt, t, col, active):
     if col == 5:
         return t.quality()
     if col == 6:
+        return latlon_text(hunt, t)
+    if col == 7:
         return building_text(hunt, t)
+    if col == 8:
+        return floor_text(hunt, t)
     return t.group
+
+
+def latlon_text(hunt, t):
+    """``"52.520123, 13.405012"``: the estimate in WGS84 degrees, six decimals (0.1 m),
+    what an officer types into a phone map; empty before an estimate or a fix."""
+    ll = hunt.estimate_latlon(t.index)
+    return "" if ll is None else f"{ll[0]:.6f}, {ll[1]:.6f}"
+
+
+def floor_text(hunt, t):
+    """``"2 (71 %) of 5"``: the most likely floor (0 = street), its probability and the
+    building's floor count when the map knows it; empty without floor readings."""
+    likely = hunt.likely_floor(t.index)
+    if likely is None:
+        return ""
+    floor, prob, levels = likely
+    return f"{floor} ({100.0 * prob:.0f} %)" + (f" of {levels}" if levels else "")
 
 
 def building_text(hunt, t):
