@@ -70,7 +70,7 @@ def _bearings(idx, data, x, y, freq_hz, warn, label):
     import numpy as np
 
     from dsp.antenna import load_pattern
-    from dsp.bearing import scan_bearing
+    from dsp.bearing import floor_sigma_deg, scan_bearing
     out, taken = [], []
     if not len(idx):
         return None, np.array([], dtype=int)
@@ -91,7 +91,7 @@ def _bearings(idx, data, x, y, freq_hz, warn, label):
             warn(f"{label}: rotation scan at line {data['line'][scan[0]]} not used "
                  f"({props['rejected'] or 'front/back ambiguous'})")
             continue
-        out.append((x[scan].mean(), y[scan].mean(), bearing, max(props["sigma_deg"], 0.5)))
+        out.append((x[scan].mean(), y[scan].mean(), bearing, floor_sigma_deg(props["sigma_deg"])))
     rows = np.concatenate(taken) if taken else np.array([], dtype=int)
     if not out:
         return None, rows
