@@ -34,7 +34,7 @@ FINAL_CELL_M = 2.0
 #: A fix needs the 95 % ellipse's semi-major axis under this (m), holding the truth.
 FIX_SEMI_MAJOR_M = 10.0
 CHI2_2DOF_95 = 5.991464547107979
-#: Scans need this many detected samples for a bearing (its sigma floor: dsp.bearing.floor_sigma_deg).
+#: Scans need this many detected samples for a bearing (sigma floor: bearing.floor_sigma_deg).
 MIN_SCAN_SAMPLES = 12
 #: A scan's last readings are in this long after it ends (simulated s).
 SCAN_SETTLE_S = 1.0

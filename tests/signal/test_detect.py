@@ -179,7 +179,8 @@ def test_other_sims_are_kept_out_of_the_null():
                 + 10 * SIGMA_MW * schedule_at(TIME_S, codes[1], SLOT_S)
                 + 1.0 * SIGMA_MW * schedule_at(TIME_S, codes[0], SLOT_S))
         p_dbm = 10 * np.log10(p_mw)
-        named += schedule_glrt(TIME_S, p_dbm, codes[0], SLOT_S, other_codes=[codes[1]])[1]["detected"]
+        named += schedule_glrt(TIME_S, p_dbm, codes[0], SLOT_S,
+                               other_codes=[codes[1]])[1]["detected"]
         unnamed += schedule_glrt(TIME_S, p_dbm, codes[0], SLOT_S)[1]["detected"]
     assert named >= 40 and unnamed <= 10
     with pytest.raises(ValueError, match="not a cyclic shift"):
