@@ -44,8 +44,6 @@ NEAR_FLOOR_DB = 3.0
 FLOOR_PERCENTILE = 5.0
 #: Fewest detections from which the noise floor is estimated (else: the weakest detection).
 MIN_FOR_FLOOR_ESTIMATE = 40
-#: A stated bearing is never trusted below this (deg): compass and pattern errors.
-MIN_BEARING_SIGMA_DEG = 0.5
 #: The SIMs' offset-corrected readings are averaged over bins of this size (m): several SIMs
 #: read at one spot are one reading of that spot's shadowing, with less of its fading.
 RACK_BIN_M = 1.0
@@ -166,7 +164,7 @@ def bin_readings(x_m, y_m, rssi_dbm, floor, order_key, max_rows=MAX_ROWS, start_
 
 def _bearings_from_scans(x, y, heading, rssi, pattern, freq_hz):
     """Bearings of the rotation scans among directional detections, and the rows they took."""
-    from dsp.bearing import scan_bearing
+    from dsp.bearing import floor_sigma_deg, scan_bearing
 
     directional = np.flatnonzero(np.isfinite(heading) & np.isfinite(rssi))
     taken, out = [], []
@@ -181,7 +179,7 @@ def _bearings_from_scans(x, y, heading, rssi, pattern, freq_hz):
             continue
         if props["rejected"] or props["ambiguous"] or not np.isfinite(props["sigma_deg"]):
             continue
-        out.append((x[rows].mean(), y[rows].mean(), brg, max(props["sigma_deg"], MIN_BEARING_SIGMA_DEG)))
+        out.append((x[rows].mean(), y[rows].mean(), brg, floor_sigma_deg(props["sigma_deg"])))
     rows = np.concatenate(taken) if taken else np.array([], dtype=int)
     brg = tuple(np.array(c) for c in zip(*out)) if out else None
     return brg, rows

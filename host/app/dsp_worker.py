@@ -190,7 +190,7 @@ class DspWorker(QObject):
         if pattern is None:
             scan.rejected = "no antenna pattern"
         else:
-            from dsp.bearing import scan_bearing
+            from dsp.bearing import floor_sigma_deg, scan_bearing
 
             freq_hz = self._freq_hz.get(scan.target)
             if freq_hz is None and len(pattern.freq_hz) > 1:
@@ -206,7 +206,7 @@ class DspWorker(QObject):
                 scan.ambiguous = bool(props["ambiguous"])
                 if scan.rejected is None and np.isfinite(props["sigma_deg"]):
                     scan.bearing_deg = float(bearing)
-                    scan.sigma_deg = float(props["sigma_deg"])
+                    scan.sigma_deg = floor_sigma_deg(props["sigma_deg"])
                     st.bearings.append((scan.x_m, scan.y_m, scan.bearing_deg, scan.sigma_deg))
                     st.estimate_dirty = True
         self.scan_ready.emit(scan)

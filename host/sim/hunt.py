@@ -18,8 +18,8 @@ import time
 import numpy as np
 import pymap3d
 
-from dsp.bearing import scan_bearing
 from dsp import answer
+from dsp.bearing import floor_sigma_deg, scan_bearing
 from dsp.locate import Grid
 from firmware.tasking import FORMAT as TASKING_FORMAT
 from host.sim.env import make_env
@@ -35,9 +35,8 @@ FINAL_CELL_M = 2.0
 #: A fix needs the 95 % ellipse's semi-major axis under this (m), holding the truth.
 FIX_SEMI_MAJOR_M = 10.0
 CHI2_2DOF_95 = 5.991464547107979
-#: Scans need this many detected samples for a bearing; sigma floor for model error (deg).
+#: Scans need this many detected samples for a bearing (sigma floor: bearing.floor_sigma_deg).
 MIN_SCAN_SAMPLES = 12
-MIN_BEARING_SIGMA_DEG = 8.0
 #: A scan's last readings are in this long after it ends (simulated s).
 SCAN_SETTLE_S = 1.0
 #: Readings are averaged over this much simulated time before locating (s):
@@ -330,7 +329,7 @@ class Hunt:
                     best = (brg, props["sigma_deg"], float(a["x_m"][s].mean()), float(a["y_m"][s].mean()))
             if best is not None:
                 brg, sigma, x, y = best
-                self.bearings.append((x, y, brg, max(sigma, MIN_BEARING_SIGMA_DEG)))
+                self.bearings.append((x, y, brg, floor_sigma_deg(sigma)))
                 self.session.event("scan bearing", x_m=x, y_m=y, bearing_deg=brg, sigma_deg=sigma)
 
     # --- the locator in its worker thread --------------------------------------------------
