@@ -1,4 +1,4 @@
-"""What one emitter delivers to the handheld's antenna port.
+"""What one emitter delivers to the handheld's antenna port, at one instant.
 
 The mean is the `dsp.propagation` log-distance model (the same one the locator
 fits) with the free-space loss at 1 m as its reference, plus what that model
@@ -6,11 +6,13 @@ leaves out and a real city adds: facade penetration (3GPP TR 38.901 table
 7.4.3-1), loss inside buildings (0.5 dB/m, TR 38.901 O2I indoor term), floor
 slabs (ITU-R P.1238 factors) and whole buildings in the way, capped because
 past a point the wave diffracts round them instead.  Around the mean,
-spatially correlated log-normal shadowing (a Gaussian random field with the
-exponential correlation Gudmundson measured) and Rician fast fading built from
-plane waves, so it decorrelates over half a wavelength as real fading does.
-All randomness is drawn once from a seeded generator: the field is a fixed
-function of position, and a reading depends only on where and when it is taken.
+log-normal shadowing with Gudmundson's exponential correlation (a sum of
+sinusoids with the exact covariance), and fast fading as a complex field summed
+from plane waves: Rician with the world's K in line of sight, Rayleigh when the
+straight path crosses a wall or a slab (TR 38.901 gives NLOS and O2I no K).
+When within its frame an emitter is on the air, and on which carrier, is
+`host.sim.air`'s business.  All randomness is drawn once from a seeded
+generator: a reading depends only on where and when it is taken.
 """
 
 import math
