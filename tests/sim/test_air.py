@@ -143,3 +143,17 @@ class RadioOnly:
             return self._radio.power_dbm(*args, **kw)
         finally:
             self._radio.emitters, self._radio._tuned_cache = saved, cache
+
+
+def test_static_env_can_carry_a_tdd_frame():
+    # The settable env of the firmware tests and benches: -50 dBm downlink, -85 dBm UE in configuration 2.
+    from host.virtual.env import StaticEnv
+
+    ul = TddSlots(2585e6, 2, 7, "ul")
+    dl = TddSlots(2585e6, 2, 7, "dl")
+    env = StaticEnv(power_dbm=-100.0)
+    env.power_at = lambda f, t: -50.0 if dl.on(t) else (-85.0 if ul.on(t) else -100.0)
+    assert env.rf_power_dbm(2585e6, 7.0025) == -85.0          # subframe 2: U
+    assert env.rf_power_dbm(2585e6, 7.0035) == -50.0          # subframe 3: D
+    env.power_at = None
+    assert env.rf_power_dbm(2585e6, 7.0025) == -100.0
