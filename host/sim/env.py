@@ -168,15 +168,21 @@ class Scenario:
         """A bystander in the target's cell: another (timeslot, MAIO) of its carriers, or its uplink subframes.
 
         Two phones of one cell never share a timeslot on one carrier at once: with
-        hopping they differ in MAIO, without it in timeslot.
+        hopping they differ in MAIO, without it in timeslot.  When every (timeslot,
+        MAIO) of the carriers is taken, the cell is full and the phone shares one
+        with another bystander, never with a target.
         """
         net = self.world.network
         if target.rat == "gsm" and net.gsm_tdma:
-            n = len(target.hopping_arfcns)
-            while True:
-                slot, maio = int(rng.integers(8)), int(rng.integers(n))
-                if (slot, maio) != (target.timeslot, target.maio):
-                    return GsmBurst(target.hopping_arfcns, slot, maio, off_s)
+            ma = tuple(sorted(target.hopping_arfcns))
+            taken = {(a.timeslot, a.maio) for e in self.emitters
+                     for a in [e.air] if isinstance(a, GsmBurst) and tuple(sorted(a.arfcns)) == ma}
+            targets = {(t.timeslot, t.maio) for t in self.world.targets if tuple(sorted(t.hopping_arfcns)) == ma}
+            free = [(s, m) for s in range(8) for m in range(len(ma)) if (s, m) not in taken]
+            if not free:
+                free = [(s, m) for s in range(8) for m in range(len(ma)) if (s, m) not in targets]
+            slot, maio = free[int(rng.integers(len(free)))]
+            return GsmBurst(ma, slot, maio, off_s)
         if net.duplex == "tdd":
             return TddSlots(target.freq_hz, net.tdd_config, net.special_subframe, "ul", off_s)
         return Continuous(target.freq_hz)

@@ -124,9 +124,11 @@ def test_gsm_world_target_is_on_the_tasked_arfcn_in_its_slot_one_frame_in_four()
     assert np.mean(seen) == pytest.approx(0.25, abs=0.001)
     # Outside its slot the target is never on the air.
     assert not any(target.on_air(s + SLOT_S, f, 100e3) for s in times)
-    # Bystanders of the cell never share the target's (timeslot, carrier) at one instant.
+    # Bystanders of the cell never share the target's (timeslot, carrier) at one instant, nor each other's.
     for e in sc.emitters[2:]:
         assert not any(e.on_air(s, f, 100e3) and target.on_air(s, f, 100e3) for s in times[:400])
+    channels = [(tuple(e.air.arfcns), e.air.timeslot, e.air.maio) for e in sc.emitters]
+    assert len(set(channels)) == len(channels)
 
 
 class RadioOnly:
