@@ -17,10 +17,14 @@ HEADLESS_SPEED = 10.0
 CONSOLE_SPEED = 4.0
 
 
+def world_help():
+    """``--world`` help naming the shipped worlds (globbed, so the CLI need not import numpy to list them)."""
+    names = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "sim" / "worlds").glob("*.json"))
+    return ("world name (%s) or path to a world .json file (default: old-town)" % ", ".join(names))
+
+
 def add_arguments(parser):
-    parser.add_argument("--world", default=None,
-                        help="world name (host/sim/worlds/) or path to a world .json file "
-                             "(default: old-town)")
+    parser.add_argument("--world", default=None, help=world_help())
     parser.add_argument("--seed", type=int, default=1, help="random seed of the world's details (default 1)")
     parser.add_argument("--headless", action="store_true",
                         help="no console window: print a summary and write a PNG report")

@@ -9,8 +9,9 @@ HELP = "record a simulated hunt (real firmware in a virtual handheld) to a sessi
 
 
 def add_arguments(parser):
-    parser.add_argument("--world", default=None,
-                        help="world name (host/sim/worlds/) or path to a world .json file (default: old-town)")
+    from host.commands.demo import world_help
+
+    parser.add_argument("--world", default=None, help=world_help())
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--out", required=True, metavar="SESSION.sqlite", help="new session file to write")
     parser.add_argument("--speed", type=float, default=None,

@@ -16,7 +16,8 @@ import pymap3d
 from dsp.antenna import load_pattern
 from host.sim.geometry import polygon_contains
 from host.sim.officer import Officer
-from host.sim.radio import Emitter, FadingField, OnOffSchedule, RadioModel, ShadowingField
+from host.sim.air import Continuous, GsmBurst, TddSlots
+from host.sim.radio import AlwaysOn, Emitter, FadingField, OnOffSchedule, RadioModel, ShadowingField
 
 #: Standard atmosphere (ICAO): p = p0 (1 - L h / T0)^(g M / R L).
 BARO_K = 2.25577e-5
@@ -105,15 +106,16 @@ class Scenario:
         self.truth = {"x_m": float(x), "y_m": float(y), "floor": int(floor), "building": b.id}
         self.pattern = load_pattern(world.antenna)
         rad = world.radio
-        rack_shadow = ShadowingField(world.extent_m, rad.shadowing_sigma_db, rad.shadowing_corr_m, rng)
+        net = world.network
+        off_s = net.frame_offset_us * 1e-6
+        rack_shadow = ShadowingField(rad.shadowing_sigma_db, rad.shadowing_corr_m, rng)
         self.emitters = []
         for t in world.targets:
             self.emitters.append(Emitter(
                 float(x), float(y), int(floor), b, t.freq_hz, t.tx_power_dbm,
                 OnOffSchedule(t.on_mean_s, t.off_mean_s, rng), rack_shadow,
-                FadingField(t.freq_hz, rng), label="target sim %d" % t.sim))
+                FadingField(t.freq_hz, rng), label="target sim %d" % t.sim, air=self._air(t, off_s)))
         inf = world.interferers
-        freqs = [t.freq_hz for t in world.targets]
         for k in range(inf.count):
             if rng.random() < 0.5:
                 edge = world.streets.edges[rng.integers(len(world.streets.edges))]
@@ -124,13 +126,23 @@ class Scenario:
                 eb = world.buildings[rng.integers(len(world.buildings))]
                 ex, ey = _random_point_in(eb, rng, margin_m=1.0)
                 efloor = int(rng.integers(eb.floors))
-            freq = freqs[rng.integers(len(freqs))]
+            t = world.targets[rng.integers(len(world.targets))]
             duty = inf.on_mean_s / (inf.on_mean_s + inf.off_mean_s)
             self.emitters.append(Emitter(
-                float(ex), float(ey), efloor, eb, freq, float(rng.uniform(*inf.tx_power_dbm)),
+                float(ex), float(ey), efloor, eb, t.freq_hz, float(rng.uniform(*inf.tx_power_dbm)),
                 OnOffSchedule(inf.on_mean_s, inf.off_mean_s, rng, start_on=bool(rng.random() < duty)),
-                ShadowingField(world.extent_m, rad.shadowing_sigma_db, rad.shadowing_corr_m, rng),
-                FadingField(freq, rng), label="bystander %d" % k))
+                ShadowingField(rad.shadowing_sigma_db, rad.shadowing_corr_m, rng),
+                FadingField(t.freq_hz, rng), label="bystander %d" % k,
+                air=self._bystander_air(t, off_s, rng)))
+        if net.duplex == "tdd":
+            dl = net.downlink
+            for f in sorted({t.freq_hz for t in world.targets}):
+                self.emitters.append(Emitter(
+                    dl.x_m, dl.y_m, 0, None, f, dl.eirp_dbm, AlwaysOn(),
+                    ShadowingField(rad.shadowing_sigma_db, rad.shadowing_corr_m, rng),
+                    FadingField(f, rng), label="base station %.1f MHz" % (f / 1e6),
+                    air=TddSlots(f, net.tdd_config, net.special_subframe, "dl", off_s),
+                    rooftop=True, z_m=dl.height_m))
         self.radio = RadioModel(world, self.emitters, self.pattern)
         n = int(_NOISE_HORIZON_S / _NOISE_STEP_S)
         o = world.officer
@@ -141,6 +153,39 @@ class Scenario:
         # barometer adds about 2 Pa of noise (BMP388-class sensor).
         self.baro_drift_pa_s = float(rng.normal(0.0, 100.0 / 3600.0))
         self.baro_noise_pa = rng.standard_normal(n) * 2.0
+
+
+    def _air(self, target, off_s):
+        """How a target SIM is on the air: GSM bursts (hopping or not), TDD uplink subframes, or continuous."""
+        net = self.world.network
+        if target.rat == "gsm" and net.gsm_tdma:
+            return GsmBurst(target.hopping_arfcns, target.timeslot, target.maio, off_s)
+        if net.duplex == "tdd":
+            return TddSlots(target.freq_hz, net.tdd_config, net.special_subframe, "ul", off_s)
+        return Continuous(target.freq_hz)
+
+    def _bystander_air(self, target, off_s, rng):
+        """A bystander in the target's cell: another (timeslot, MAIO) of its carriers, or its uplink subframes.
+
+        Two phones of one cell never share a timeslot on one carrier at once: with
+        hopping they differ in MAIO, without it in timeslot.  When every (timeslot,
+        MAIO) of the carriers is taken, the cell is full and the phone shares one
+        with another bystander, never with a target.
+        """
+        net = self.world.network
+        if target.rat == "gsm" and net.gsm_tdma:
+            ma = tuple(sorted(target.hopping_arfcns))
+            taken = {(a.timeslot, a.maio) for e in self.emitters
+                     for a in [e.air] if isinstance(a, GsmBurst) and tuple(sorted(a.arfcns)) == ma}
+            targets = {(t.timeslot, t.maio) for t in self.world.targets if tuple(sorted(t.hopping_arfcns)) == ma}
+            free = [(s, m) for s in range(8) for m in range(len(ma)) if (s, m) not in taken]
+            if not free:
+                free = [(s, m) for s in range(8) for m in range(len(ma)) if (s, m) not in targets]
+            slot, maio = free[int(rng.integers(len(free)))]
+            return GsmBurst(ma, slot, maio, off_s)
+        if net.duplex == "tdd":
+            return TddSlots(target.freq_hz, net.tdd_config, net.special_subframe, "ul", off_s)
+        return Continuous(target.freq_hz)
 
 
 class SimEnv:
@@ -165,11 +210,18 @@ class SimEnv:
         i = int(k)
         return series[i] + (k - i) * (series[i + 1] - series[i])
 
-    def rf_power_dbm(self, freq_hz, t_s):
-        """Power (dBm) at the antenna port in the channel centred on ``freq_hz``."""
+    def rf_power_dbm(self, freq_hz, t_s, avg_s=0.0):
+        """Power (dBm) at the antenna port in the channel centred on ``freq_hz``.
+
+        At the instant ``t_s`` by default, so a read inside a handset's timeslot or
+        uplink subframe sees it and one elsewhere in the frame does not; with
+        ``avg_s`` > 0 the mean power over the ``avg_s`` before ``t_s`` (what a
+        receiver integrating whole frames reads).  Frame ``n`` of every air
+        interface starts at ``t_s = n T_frame + network.frame_offset_us``.
+        """
         s = self.officer.state(t_s)
         return self.scenario.radio.power_dbm(freq_hz, t_s, s.x_m, s.y_m, s.z_m, round(s.floor),
-                                             s.building, s.heading_deg)
+                                             s.building, s.heading_deg, avg_s=avg_s)
 
     def heading_deg(self, t_s):
         """Antenna boresight as the compass would report it (deg clockwise from true north)."""

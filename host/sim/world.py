@@ -20,6 +20,8 @@ from host.privacy import normalise_imsi
 from host.sim.geometry import StreetNetwork, distance_to_polygon_m, polygon_area_m2, polygon_contains
 
 WORLDS_DIR = Path(__file__).with_name("worlds")
+#: LTE bands whose uplink and downlink share the frequency (TS 36.101 table 5.5-1).
+TDD_LTE_BANDS = frozenset(("B34", "B38", "B39", "B40", "B41"))
 DEFAULT_WORLD = "old-town"
 
 #: Facade materials and their penetration loss at f GHz, 3GPP TR 38.901 table 7.4.3-1.
@@ -68,6 +70,9 @@ class Target:
     tx_power_dbm: float
     on_mean_s: float
     off_mean_s: float
+    timeslot: int = 0
+    hopping_arfcns: tuple = ()
+    maio: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,38 @@ class Radio:
     channel_bw_hz: float = 200e3
     indoor_loss_db_per_m: float = 0.5
     building_loss_cap_db: float = 30.0
+    #: RMS azimuth spread of the diffuse waves around the emitter's bearing (deg),
+    #: of the order of TR 38.901 UMi's ASA (table 7.5-6: lgASA about 1.7 in LOS, 1.8 in NLOS).
+    angle_spread_los_deg: float = 45.0
+    angle_spread_nlos_deg: float = 60.0
+
+
+@dataclass(frozen=True)
+class Downlink:
+    """A TDD cell's base station, on the roof: its downlink shares the uplink's frequency."""
+    x_m: float
+    y_m: float
+    height_m: float = 30.0
+    eirp_dbm: float = 60.0
+
+
+@dataclass(frozen=True)
+class Network:
+    """How the targets' network puts them on the air.
+
+    ``duplex`` "fdd": uplink on its own frequency; "tdd": uplink and the cell's
+    downlink share it, in the subframes of LTE configuration ``tdd_config`` and
+    special subframe ``special_subframe`` (TS 36.211 tables 4.2-2, 4.2-1).
+    ``gsm_tdma``: GSM handsets send one burst per TDMA frame in their timeslot
+    (false: a continuous carrier, the simulator's old idealisation).
+    """
+    operator: str = ""
+    duplex: str = "fdd"
+    gsm_tdma: bool = True
+    frame_offset_us: float = 0.0
+    tdd_config: int = 2
+    special_subframe: int = 7
+    downlink: Downlink | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +163,7 @@ class World:
     interferers: Interferers
     officer: OfficerSpec
     extent_m: tuple = field(default=None)
+    network: Network = field(default_factory=Network)
 
     def building(self, building_id):
         for b in self.buildings:
@@ -252,6 +290,7 @@ class _Checker:
         route = self.route(self.get(doc, "route", "", []), streets)
         rack = self.rack(self.obj(self.get(doc, "rack", ""), "rack"), buildings)
         targets = self.targets(self.get(doc, "targets", ""), rack)
+        network = self.network(self.obj(self.get(doc, "network", "", {}), "network"), targets)
         interferers = self.interferers(self.obj(self.get(doc, "interferers", "", {}), "interferers"))
         officer = self.officer(self.obj(self.get(doc, "officer", ""), "officer"), streets)
         pts = np.vstack([b.footprint_m for b in buildings] + [np.array(list(streets.nodes_m.values()))])
@@ -261,7 +300,7 @@ class _Checker:
         return World(name=name, description=description, path=self.path, origin=origin,
                      radio=radio, antenna=antenna, buildings=tuple(buildings), streets=streets,
                      route=tuple(route), rack=rack, targets=tuple(targets),
-                     interferers=interferers, officer=officer, extent_m=extent)
+                     interferers=interferers, officer=officer, extent_m=extent, network=network)
 
     def radio(self, r):
         w = "radio."
@@ -274,7 +313,41 @@ class _Checker:
             channel_bw_hz=self.number(r, "channel_bw_hz", w, d.channel_bw_hz, 1e3, 100e6),
             indoor_loss_db_per_m=self.number(r, "indoor_loss_db_per_m", w, d.indoor_loss_db_per_m, 0.0, 5.0),
             building_loss_cap_db=self.number(r, "building_loss_cap_db", w, d.building_loss_cap_db, 0.0, 100.0),
+            angle_spread_los_deg=self.number(r, "angle_spread_los_deg", w, d.angle_spread_los_deg, 0.0, 180.0),
+            angle_spread_nlos_deg=self.number(r, "angle_spread_nlos_deg", w, d.angle_spread_nlos_deg, 0.0, 180.0),
         )
+
+    def network(self, n, targets):
+        w = "network."
+        d = Network()
+        duplex = self.string(n, "duplex", w, d.duplex, choices=("fdd", "tdd"))
+        gsm_tdma = self.get(n, "gsm_tdma", w, d.gsm_tdma)
+        if not isinstance(gsm_tdma, bool):
+            self.fail(w + "gsm_tdma", "must be true or false, got %r" % (gsm_tdma,))
+        operator = self.get(n, "operator", w, d.operator)
+        if not isinstance(operator, str):
+            self.fail(w + "operator", "must be a string, got %r" % (operator,))
+        downlink = None
+        if duplex == "tdd":
+            for i, t in enumerate(targets):
+                if t.rat != "lte" or bands.uplink_band(t.rat, t.channel)[1] not in TDD_LTE_BANDS:
+                    self.fail("targets[%d].channel" % i, "network.duplex is tdd: must be an LTE channel in a "
+                              "TDD band (%s)" % ", ".join(sorted(TDD_LTE_BANDS)))
+            dl = self.obj(self.get(n, "downlink", w), w + "downlink")
+            x = self.number(dl, "x_m", w + "downlink.")
+            y = self.number(dl, "y_m", w + "downlink.")
+            downlink = Downlink(x_m=x, y_m=y,
+                                height_m=self.number(dl, "height_m", w + "downlink.", 30.0, 3.0, 300.0),
+                                eirp_dbm=self.number(dl, "eirp_dbm", w + "downlink.", 60.0, 0.0, 80.0))
+        elif "downlink" in n:
+            self.fail(w + "downlink", "only a TDD network puts its downlink in the uplink's channel; "
+                                      "set network.duplex to tdd or drop downlink")
+        return Network(
+            operator=operator, duplex=duplex, gsm_tdma=gsm_tdma,
+            frame_offset_us=self.number(n, "frame_offset_us", w, d.frame_offset_us, 0.0, 10000.0),
+            tdd_config=self.integer(n, "tdd_config", w, d.tdd_config, 0, 6),
+            special_subframe=self.integer(n, "special_subframe", w, d.special_subframe, 0, 9),
+            downlink=downlink)
 
     def buildings(self, doc):
         if not isinstance(doc, list) or not doc:
@@ -372,12 +445,28 @@ class _Checker:
                 freq_hz = bands.uplink_hz(rat, channel)
             except ValueError as e:
                 self.fail(w + "channel", str(e))
+            hopping = self.get(t, "hopping_arfcns", w, [channel])
+            if (rat != "gsm" and "hopping_arfcns" in t) or not isinstance(hopping, list) or not hopping \
+                    or not all(isinstance(a, int) and not isinstance(a, bool) for a in hopping) \
+                    or len(set(hopping)) != len(hopping):
+                self.fail(w + "hopping_arfcns", "must be a list of distinct GSM ARFCNs (GSM targets only)")
+            if channel not in hopping:
+                self.fail(w + "hopping_arfcns", "must hold the tasked channel %d" % channel)
+            for a in (hopping if rat == "gsm" else ()):
+                try:
+                    if bands.uplink_band("gsm", a)[1] != bands.uplink_band("gsm", channel)[1]:
+                        raise ValueError("ARFCN %d is not in the tasked channel's band" % a)
+                except ValueError as e:
+                    self.fail(w + "hopping_arfcns", str(e))
             out.append(Target(
                 sim=self.integer(t, "sim", w, lo=0, hi=rack.n_sims - 1),
                 imsi=imsi, rat=rat, channel=channel, freq_hz=float(freq_hz),
                 tx_power_dbm=self.number(t, "tx_power_dbm", w, lo=-40.0, hi=33.0),
                 on_mean_s=self.number(t, "on_mean_s", w, 60.0, 0.1, 1e6),
                 off_mean_s=self.number(t, "off_mean_s", w, 5.0, 0.1, 1e6),
+                timeslot=self.integer(t, "timeslot", w, i % 8, 0, 7),
+                hopping_arfcns=tuple(hopping),
+                maio=self.integer(t, "maio", w, 0, 0, len(hopping) - 1),
             ))
         return out
 

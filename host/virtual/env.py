@@ -12,6 +12,9 @@ class StaticEnv:
                  lat_deg=52.52, lon_deg=13.405, alt_m=34.0, fix_ok=True, pressure_pa=101325.0,
                  temperature_c=25.0):
         self.power_dbm = power_dbm      # a number, or callable(freq_hz) -> dBm
+        # callable(freq_hz, t_s) -> dBm, used instead when set: power that changes within a
+        # frame (TDD subframes, GSM bursts; host.sim.air has the frame timing).
+        self.power_at = None
         self.heading = heading_deg
         self.pitch = pitch_deg
         self.roll = roll_deg
@@ -25,6 +28,8 @@ class StaticEnv:
         return time.monotonic() - self._t0
 
     def rf_power_dbm(self, freq_hz, t_s):
+        if self.power_at is not None:
+            return self.power_at(freq_hz, t_s)
         return self.power_dbm(freq_hz) if callable(self.power_dbm) else self.power_dbm
 
     def heading_deg(self, t_s):

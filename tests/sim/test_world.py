@@ -10,7 +10,7 @@ from host.sim.world import WORLDS_DIR, WorldError, load_world, world_names
 
 def test_shipped_worlds_load():
     names = world_names()
-    assert {"old-town", "tower-row", "corner"} <= set(names)
+    assert {"old-town", "tower-row", "corner", "tdlte-b41", "gsm900-hopping"} <= set(names)
     for name in names:
         world = load_world(name)
         assert world.name == name
@@ -62,6 +62,14 @@ def _drop(path):
     (_set(["officer", "start"], "q7"), "officer.start"),
     (_set(["radio", "shadowing_sigma_db"], -1.0), "radio.shadowing_sigma_db"),
     (_set(["antenna"], "dish"), "antenna"),
+    (_set(["network"], {"duplex": "tdd", "downlink": {"x_m": 0, "y_m": 0}}), "targets[0].channel"),
+    (_set(["network"], {"duplex": "fdd", "downlink": {"x_m": 0, "y_m": 0}}), "network.downlink"),
+    (_set(["network"], {"duplex": "half"}), "network.duplex"),
+    (_set(["network"], {"gsm_tdma": "yes"}), "network.gsm_tdma"),
+    (_set(["network"], {"tdd_config": 7}), "network.tdd_config"),
+    (_set(["targets", 0, "hopping_arfcns"], [512, 520]), "targets[0].hopping_arfcns"),
+    (_set(["targets", 0, "hopping_arfcns"], [560, 10]), "targets[0].hopping_arfcns"),
+    (_set(["targets", 0, "timeslot"], 8), "targets[0].timeslot"),
 ])
 def test_broken_world_names_the_field(tmp_path, edit, field):
     path = _broken(tmp_path, edit)
@@ -83,3 +91,40 @@ def test_invalid_json_gives_line_and_column(tmp_path):
 def test_unknown_world_lists_the_shipped_ones():
     with pytest.raises(WorldError, match="old-town"):
         load_world("atlantis")
+
+
+def test_tdd_world_is_china_mobile_td_lte_with_its_downlink():
+    from dsp import bands
+
+    w = load_world("tdlte-b41")
+    assert w.network.duplex == "tdd" and w.network.downlink is not None
+    assert w.network.tdd_config == 2
+    for t in w.targets:
+        assert t.rat == "lte" and bands.uplink_band("lte", t.channel)[1] == "B41"
+        assert t.imsi.startswith("46000")                 # MCC 460 China, MNC 00 China Mobile
+
+
+def test_tdd_world_without_a_downlink_is_refused(tmp_path):
+    doc = json.loads((WORLDS_DIR / "tdlte-b41.json").read_text())
+    del doc["network"]["downlink"]
+    path = tmp_path / "nodl.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(WorldError, match="network.downlink: missing"):
+        load_world(str(path))
+
+
+def test_gsm900_world_hops_over_p_gsm_arfcns():
+    from dsp import bands
+
+    w = load_world("gsm900-hopping")
+    assert w.network.gsm_tdma
+    for t in w.targets:
+        assert len(t.hopping_arfcns) >= 4 and t.channel in t.hopping_arfcns
+        assert all(bands.uplink_band("gsm", a)[1] == "P-GSM" for a in t.hopping_arfcns)
+
+
+def test_demo_help_lists_every_shipped_world():
+    from host.commands.demo import world_help
+
+    text = world_help()
+    assert all(name in text for name in world_names())
