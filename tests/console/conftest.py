@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import hunt_data  # noqa: E402
+from replay_helpers import replay_to_end  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,16 +43,6 @@ def window(qtbot, settings):
     win.show()
     yield win
     win.close()
-
-
-def replay_to_end(qtbot, window, path, timeout_ms=60000):
-    """Replay ``path`` as fast as possible and wait for the final estimates."""
-    with qtbot.waitSignal(window.dsp.flushed, timeout=timeout_ms):
-        with qtbot.waitSignal(window.source_finished, timeout=timeout_ms):
-            window.open_replay(path, speed=0.0)
-        window.dsp_flush.emit()
-    qtbot.wait(50)
-    window.refresh()
 
 
 @pytest.fixture

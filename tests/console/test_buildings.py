@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import hunt_data
-from conftest import replay_to_end
+from replay_helpers import replay_to_end
 from host.app.estimator import ESTIMATE_CELLS, EstimatorProcess, estimate_view
 from host.app.views.target_table import COLUMNS
 from test_estimator import walk_readings

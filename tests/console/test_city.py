@@ -11,7 +11,7 @@ import pytest
 
 import city_data
 import hunt_data
-from conftest import replay_to_end
+from replay_helpers import replay_to_end
 from host.app.views.target_table import COLUMNS
 from host.errors import UserError
 from host.footprints_file import read_buildings, read_footprints

@@ -7,7 +7,7 @@ import time
 
 
 import hunt_data
-from conftest import replay_to_end
+from replay_helpers import replay_to_end
 from firmware import protocol, tasking
 from host.session import SessionReader
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from conftest import replay_to_end
+from replay_helpers import replay_to_end
 from host.app.views.strip_chart import SessionTimeAxis
 
 
