@@ -26,6 +26,15 @@ def lla_from_enu(east_m, north_m, up_m, lat0_deg, lon0_deg, alt0_m=0.0):
 
 
 def origin_of(lat_deg, lon_deg):
-    """A local origin near the data: the midpoint of the latitude and longitude ranges."""
+    """A local origin near the data: the middle of the latitudes' range and the circular
+    mean of the longitudes (a walk across longitude 180 is centred on it, not on 0).
+
+    Examples
+    --------
+    >>> origin_of([52.0, 53.0], [179.9, -179.9])
+    (52.5, 180.0)
+    """
     lat, lon = np.asarray(lat_deg, float), np.asarray(lon_deg, float)
-    return 0.5 * (lat.min() + lat.max()), 0.5 * (lon.min() + lon.max())
+    rad = np.radians(lon)
+    mean_lon = round(float(np.degrees(np.arctan2(np.sin(rad).mean(), np.cos(rad).mean()))), 9)
+    return float(0.5 * (lat.min() + lat.max())), 180.0 if mean_lon == -180.0 else mean_lon

@@ -184,3 +184,27 @@ def test_cli_and_console_give_the_same_building_and_floor(tmp_path):
     assert error is None
     assert cli["floor"] == view.floor == 2
     assert cli["floor_prob"]["2"] == pytest.approx(view.floor_prob[2], abs=1e-3)
+
+
+def test_a_walk_across_longitude_180_is_located_where_it_is(tmp_path):
+    """The local frame's origin is the circular mean of the longitudes, not their plain mean."""
+    rng = np.random.default_rng(12)
+    t = np.linspace(0, 2 * np.pi, 300)
+    east, north = 80 * np.cos(t), 80 * np.sin(t)
+    m_per_deg_lat = 111_250.0
+    m_per_deg_lon = m_per_deg_lat * np.cos(np.radians(52.52))
+    lat = 52.52 + north / m_per_deg_lat
+    lon = (180.0 + east / m_per_deg_lon + 180.0) % 360.0 - 180.0
+    assert lon.min() < -179.99 and lon.max() > 179.99
+    d = np.hypot(np.hypot(east - 10, north - 20), 4.0)
+    p = -30 - 30 * np.log10(d) + rng.normal(0, 3, len(t))
+    path = tmp_path / "dateline.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["time_s", "target", "rssi_dbm", "lat_deg", "lon_deg"])
+        for k in range(len(t)):
+            w.writerow([k, "T", repr(float(p[k])), repr(float(lat[k])), repr(float(lon[k]))])
+    row = locate_file(str(path))["targets"][0]
+    assert abs(row["lat_deg"] - (52.52 + 20 / m_per_deg_lat)) < 15 / m_per_deg_lat
+    east_est = ((row["lon_deg"] - 180.0 + 180.0) % 360.0 - 180.0) * m_per_deg_lon
+    assert abs(east_est - 10.0) < 15.0
