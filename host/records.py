@@ -41,6 +41,7 @@ def frame_to_record(frame, rx_time_s=None):
             position_stale=bool(flags & P.F_POSITION_STALE),
             saturated=bool(flags & P.F_SATURATED),
             radio_fault=bool(flags & P.F_RADIO_FAULT),
+            uncalibrated=bool(flags & P.F_UNCALIBRATED),
             bench=bool(flags & P.F_BENCH),
         )
         _position(rec, f)

@@ -19,7 +19,9 @@ Entry point for other parts of rfhound (``rfhound console``, ``rfhound replay``,
 - an iterable of record dicts that paces itself (a simulator generator).
 
 Keyword options: ``speed`` (replay), ``screenshot`` (path: replay to the end,
-save the main window as PNG, exit), ``tasking`` (masked tasking dict naming the
+wait for the final estimates, save the main window as PNG, exit; status 1 and the
+reason in the ``screenshot_errors`` list when it cannot, see ``save_when_replayed``),
+``tasking`` (masked tasking dict naming the
 targets), ``buildings`` (list of ``(n, 2)`` east/north metre polygons: drawn,
 and every estimate puts the emitter in one of them), ``building_names`` (one
 per polygon, shown for the most probable; default ``B0``, ``B1``, ...),
@@ -37,10 +39,13 @@ hunt as a source), ``dsp_worker`` (heat maps on their own thread) and
 """
 
 import os
+import time
 from pathlib import Path
 
-#: Longest wait for a replay to finish before a screenshot is taken anyway.
-SCREENSHOT_TIMEOUT_S = 120.0
+#: A screenshot replay that delivers no record for this long has stalled (seconds).
+SCREENSHOT_STALL_S = 120.0
+#: Longest wait for the final estimates once a screenshot replay has ended (seconds).
+SCREENSHOT_ESTIMATE_S = 900.0
 
 
 def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, building_names=None,
@@ -73,35 +78,92 @@ def make_window(source=None, *, speed=1.0, tasking=None, buildings=None, buildin
     return window
 
 
-def save_when_replayed(window, path, on_saved=None, timeout_s=SCREENSHOT_TIMEOUT_S):
-    """Once the replay has ended and the last estimates are in, save the window as PNG.
+def save_when_replayed(window, path, on_saved=None, stall_s=SCREENSHOT_STALL_S,
+                       estimate_s=SCREENSHOT_ESTIMATE_S):
+    """Once the replay has ended and its final estimates are in, save the window as PNG.
 
-    ``on_saved(ok)`` is called after the file is written (or the timeout hit).
+    ``on_saved(ok, error)`` is called once: ``(True, None)`` after the file is
+    written; ``(False, line)`` when the replay failed (a session that cannot be
+    read to its end), stalled for ``stall_s`` (no tick of the replay clock), the final estimates took longer
+    than ``estimate_s``, the estimator failed on a target with enough readings
+    for the estimate the picture promises, or the PNG could not be written.
     """
+    import numpy as np
     from PyQt5.QtCore import QTimer
 
-    state = {"done": False}
+    from host.app.dsp_worker import MIN_DETECTIONS
+
+    state = {"done": False, "source_errors": [], "estimator_errors": [],
+             "progress": time.monotonic(), "finished": None}
+
+    def finish(ok, error):
+        if state["done"]:
+            return
+        state["done"] = True
+        watchdog.stop()
+        if on_saved is not None:
+            on_saved(ok, error)
 
     def save():
         if state["done"]:
             return
-        state["done"] = True
         window.refresh()
-        ok = window.grab().save(str(path))
-        if on_saved is not None:
-            on_saved(ok)
+        without = [t.label for t in window.hunt.targets.values() if t.estimate is None
+                   and np.count_nonzero(np.isfinite(t.meas["rssi_dbm"])) >= MIN_DETECTIONS]
+        if without and state["estimator_errors"]:
+            finish(False, f"no estimate for {', '.join(without)}: "
+                          f"{state['estimator_errors'][0]}")
+            return
+        if not window.grab().save(str(path)):
+            finish(False, f"{path}: could not write the PNG")
+            return
+        finish(True, None)
 
+    def source_state(text):
+        if text == "replay failed":
+            errors = state["source_errors"]
+            finish(False, errors[-1] if errors else "the replay failed")
+
+    def finished():
+        state["finished"] = time.monotonic()
+        window.dsp_flush.emit()
+
+    def progress(*_args):
+        state["progress"] = time.monotonic()
+
+    def check():
+        # the source may have failed before these slots were connected: ask it too
+        failure = getattr(window.source, "failure", None)
+        if failure is not None:
+            finish(False, failure)
+            return
+        now = time.monotonic()
+        if state["finished"] is None and now - state["progress"] > stall_s:
+            finish(False, f"the replay stopped moving for {stall_s:.0f} s; no screenshot")
+        elif state["finished"] is not None and now - state["finished"] > estimate_s:
+            finish(False, f"the final estimates took longer than {estimate_s:.0f} s; "
+                          "no screenshot")
+
+    window.dsp.failed.connect(state["estimator_errors"].append)
     window.dsp.flushed.connect(lambda: QTimer.singleShot(0, save))
-    window.source_finished.connect(window.dsp_flush.emit)
+    window.source_finished.connect(finished)
     if window.source is not None:
-        window.source.error.connect(lambda _text: QTimer.singleShot(300, save))
-    QTimer.singleShot(int(timeout_s * 1000), save)
+        window.source.error.connect(state["source_errors"].append)
+        window.source.state.connect(source_state)
+        # the replay clock ticks while the source thread lives, records or not
+        heartbeat = getattr(window.source, "position", window.source.records)
+        heartbeat.connect(progress)
+    watchdog = QTimer(window)
+    watchdog.setInterval(1000)
+    watchdog.timeout.connect(check)
+    watchdog.start()
 
 
-def run_console(source=None, *, screenshot=None, **options):
+def run_console(source=None, *, screenshot=None, screenshot_errors=None, **options):
     """Open the console on ``source`` (see the module docstring) and run it.
 
-    Returns the exit status: 0, or 1 when a requested screenshot could not be written.
+    Returns the exit status: 0, or 1 when a requested screenshot could not be
+    made (``screenshot_errors``, a list, then receives the one-line reason).
     """
     import sys
 
@@ -118,8 +180,10 @@ def run_console(source=None, *, screenshot=None, **options):
     window = make_window(source, **options)
     status = {"code": 0}
     if screenshot is not None:
-        def saved(ok):
+        def saved(ok, error):
             status["code"] = 0 if ok else 1
+            if error is not None and screenshot_errors is not None:
+                screenshot_errors.append(error)
             window.close()
 
         save_when_replayed(window, screenshot, saved)

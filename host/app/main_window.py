@@ -285,6 +285,8 @@ class ConsoleWindow(QMainWindow):
         src.error.connect(self.show_message)
         src.notice.connect(lambda text: self.show_message(text, "info"))
         src.finished.connect(self._on_source_finished)
+        if isinstance(src, LiveSource):  # a full disk: the status bar must not say "recording"
+            src.recording_failed.connect(lambda _text: self.stop_recording())
         self.runner = SourceRunner(src)
         self.runner.start()
         self.setWindowTitle(f"rfhound console \u2014 {name}")
@@ -733,7 +735,7 @@ class ConsoleWindow(QMainWindow):
                 raise export.ExportError("nothing to export yet: no position fix has arrived")
             else:
                 {"kml": export.write_kml, "geojson": export.write_geojson,
-                 "csv": export.write_measurement_csv}[kind](self.hunt, path)
+                 "csv": lambda _hunt, p: export.write_window_csv(self, p)}[kind](self.hunt, path)
         except (export.ExportError, OSError) as exc:
             self.show_message(f"export to {path} failed: {exc}")
             return False

@@ -6,11 +6,14 @@ waits on a port or a file.  The live source records every record (when
 recording is on) *before* emitting it: nothing is shown that was not stored.
 """
 
+import collections
 import queue
 import threading
 import time
 
 from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
+
+from host.session import SessionError
 
 #: How often the replay source emits one batch.
 TICK_MS = 10
@@ -127,6 +130,9 @@ class LiveSource(RecordSource):
     was unplugged; this source says so once in the message bar each time.
     """
 
+    #: Recording stopped on a storage fault (one line); records are still shown, not stored.
+    recording_failed = pyqtSignal(str)
+
     # Ticks back to back, each waiting up to WAIT_S on the link's queue: a record is
     # passed on the moment it arrives, and the thread's event loop still runs every WAIT_S.
     tick_ms = 0
@@ -183,7 +189,13 @@ class LiveSource(RecordSource):
                 except queue.Empty:
                     break
                 if self._recorder is not None:
-                    self._recorder.record(rec)
+                    try:
+                        self._recorder.record(rec)
+                    except SessionError as exc:
+                        # a full disk: recording stops here and says so; the hunt goes on
+                        self._recorder = None
+                        self.recording_failed.emit(str(exc))
+                        self.error.emit(str(exc))
                 batch.append(rec)
         if batch:
             self.records.emit(batch)
@@ -227,12 +239,16 @@ def _reason(exc):
 class ReplaySource(RecordSource):
     """Records of a session file, paced by their arrival times.
 
+    The session is read page by page (``PAGE`` records at a time, in record
+    order) as the replay clock reaches them: memory stays bounded however long
+    the session.  A backwards seek starts reading again from the first record.
+
     Control methods (``play``, ``pause``, ``seek``, ``set_speed``) may be called
     from the GUI thread; they set state that the source thread reads each tick.
 
     Signals
     -------
-    opened(dict)    : ``{"meta", "tasking", "start_s", "end_s"}`` once the file is read
+    opened(dict)    : ``{"meta", "tasking", "start_s", "end_s"}`` once the file is open
     reset()         : the model must be cleared (a backwards seek follows)
     position(float) : replay clock, seconds since the first record
     """
@@ -243,6 +259,8 @@ class ReplaySource(RecordSource):
 
     #: records per tick when replaying as fast as possible
     FAST_BATCH = 5000
+    #: records read from the file at a time
+    PAGE = 5000
 
     def __init__(self, path, speed=1.0, playing=True):
         super().__init__()
@@ -251,13 +269,23 @@ class ReplaySource(RecordSource):
         self._speed = float(speed)
         self._playing = playing
         self._seek_s = None
-        self._recs = []
-        self._times = []
-        self._next = 0
+        self._reader = None
+        self._start_s = 0.0
+        self._end_s = 0.0
+        self._device_clock = False
+        self._rewind()
         self._clock_s = 0.0
         self._last_tick = None
         self._failed = False
+        #: Why the replay stopped short (one line), or None.
+        self.failure = None
         self._ended = False
+
+    def _rewind(self):
+        self._buffer = collections.deque()  # (time since the first record, record dict)
+        self._last_id = 0
+        self._last_time_s = 0.0
+        self._exhausted = False
 
     def play(self):
         with self._lock:
@@ -281,9 +309,10 @@ class ReplaySource(RecordSource):
         from host.session import SessionError, SessionReader
 
         try:
-            with SessionReader(self.path) as reader:
-                self._recs = list(reader.records())
-                meta, tasking = reader.meta, reader.tasking
+            self._reader = SessionReader(self.path)
+            meta, tasking = self._reader.meta, self._reader.tasking
+            span = self._reader.time_span()
+            missing = self._reader.missing
         except SessionError as exc:
             self._fail(str(exc))
             return
@@ -291,20 +320,63 @@ class ReplaySource(RecordSource):
             self._fail(f"cannot read session {self.path}: {_reason(exc)}; "
                        "is it an rfhound session file?")
             return
-        self._times = [_rec_time(r) for r in self._recs]
-        start = self._times[0] if self._times else 0.0
-        self._times = [t - start for t in self._times]
-        end = self._times[-1] if self._times else 0.0
-        self.opened.emit({"meta": meta, "tasking": tasking, "start_s": start, "end_s": end})
+        self._start_s, end, clock = span if span is not None else (0.0, 0.0, "rx_time_s")
+        self._device_clock = clock == "device_time_ms"
+        self._end_s = end - self._start_s
+        self.opened.emit({"meta": meta, "tasking": tasking, "start_s": self._start_s,
+                          "end_s": self._end_s})
         self.state.emit("replay")
+        if missing:
+            self.error.emit(missing)
+
+    def _fill(self):
+        """Read the next page of records into the buffer; False when there are none left."""
+        if self._exhausted or self._reader is None:
+            return False
+        import json
+
+        n = 0
+        rid = None
+        try:
+            for rid, rx_time_s, device_time_ms, body in self._reader.iter_records(
+                    after_id=self._last_id, limit=self.PAGE):
+                n += 1
+                rec = json.loads(body)
+                if not isinstance(rec, dict):
+                    raise ValueError(f"record {rid} is not a JSON object")
+                rec["id"] = rid
+                t = device_time_ms / 1000.0 if self._device_clock and device_time_ms is not None \
+                    else rx_time_s
+                if t is not None:
+                    self._last_time_s = float(t) - self._start_s
+                else:
+                    # a record without the session's clock (host events, or one that came
+                    # so over MQTT) is replayed at the time of the one before it, and says so
+                    rec["rx_time_s"] = self._last_time_s + self._start_s
+                    rec["time_from_previous_record"] = True
+                self._buffer.append((self._last_time_s, rec))
+                self._last_id = rid
+        except Exception as exc:  # a damaged page or record part way through the file
+            where = f"record {rid}" if rid is not None and rid != self._last_id else \
+                f"the records after {self._last_id}"
+            self._fail(f"cannot read {where} of session {self.path}: {_reason(exc)}; "
+                       "the replay stops there")
+            return False
+        if n < self.PAGE:
+            self._exhausted = True
+        return n > 0
 
     def _fail(self, message):
         self._failed = True
+        self.failure = message
+        self.error.emit(message)  # before the state: a listener of the state has the reason
         self.state.emit("replay failed")
-        self.error.emit(message)
 
     def _close(self):
-        self._recs = []
+        self._buffer = collections.deque()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def _tick(self):
         now = time.monotonic()
@@ -318,41 +390,45 @@ class ReplaySource(RecordSource):
         if seek is not None:
             if seek < self._clock_s:
                 self.reset.emit()
-                self._next = 0
+                self._rewind()
             self._clock_s = seek
             self._emit_until(self._clock_s, limit=None)
         elif playing:
             if speed <= 0:
                 self._emit_until(float("inf"), limit=self.FAST_BATCH)
-                if self._next < len(self._recs):
-                    self._clock_s = self._times[self._next]
+                if self._peek() is not None:
+                    self._clock_s = self._peek()
                 else:
-                    self._clock_s = self._times[-1] if self._times else 0.0
+                    self._clock_s = self._last_time_s
             else:
                 self._clock_s += dt * speed
                 self._emit_until(self._clock_s, limit=None)
+        if self._failed:
+            return
         self.position.emit(self._clock_s)
-        self._ended = self._next >= len(self._recs)
+        self._ended = self._peek() is None
         if self._ended:
             self.state.emit("replay ended")
             self.finished.emit()
 
+    def _peek(self):
+        """Time of the next record to emit, or None at the end of the session."""
+        if not self._buffer and not self._fill():
+            return None
+        return self._buffer[0][0]
+
     def _emit_until(self, clock_s, limit):
-        start = self._next
-        stop = start
-        while stop < len(self._recs) and self._times[stop] <= clock_s:
-            stop += 1
-            if limit is not None and stop - start >= limit:
+        batch = []
+        while limit is None or len(batch) < limit:
+            t = self._peek()
+            if t is None or t > clock_s:
                 break
-        if stop > start:
-            self._next = stop
-            self.records.emit(self._recs[start:stop])
-
-
-def _rec_time(rec):
-    if rec.get("rx_time_s") is not None:
-        return float(rec["rx_time_s"])
-    return float(rec.get("device_time_ms", 0)) / 1000.0
+            batch.append(self._buffer.popleft()[1])
+            if limit is None and len(batch) >= self.FAST_BATCH:
+                self.records.emit(batch)  # a long seek goes out in bounded batches
+                batch = []
+        if batch:
+            self.records.emit(batch)
 
 
 class SourceRunner:

@@ -1,6 +1,7 @@
 """rfhound replay: replay a recorded session in the console (or offscreen to a screenshot)."""
 
 import os
+import sys
 
 from host.errors import UserError
 
@@ -35,7 +36,9 @@ def run(args):
     from host.session import SessionError, SessionReader
 
     try:
-        SessionReader(args.session).close()
+        with SessionReader(args.session) as reader:
+            if reader.missing:
+                print(f"rfhound replay: warning: {reader.missing}", file=sys.stderr)
     except SessionError as exc:
         raise UserError(str(exc)) from None
     if args.screenshot:
@@ -43,13 +46,18 @@ def run(args):
         if not os.path.isdir(out_dir):
             raise UserError(f"--screenshot {args.screenshot}: folder {out_dir} does not exist")
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        # headless: Qt's platform chatter (offscreen plugin, XDG_RUNTIME_DIR) is no news to
+        # the user, whose stderr holds only our one line
+        os.environ.setdefault("QT_LOGGING_RULES", "*.debug=false;*.info=false;*.warning=false")
     from host.app import run_console
 
     speed = args.speed if args.speed is not None else (0.0 if args.screenshot else 1.0)
-    code = run_console(args.session, screenshot=args.screenshot, speed=speed,
-                       antenna=args.antenna, size=parse_size(args.size))
+    errors = []
+    code = run_console(args.session, screenshot=args.screenshot, screenshot_errors=errors,
+                       speed=speed, antenna=args.antenna, size=parse_size(args.size))
     if args.screenshot:
         if code:
-            raise UserError(f"--screenshot {args.screenshot}: could not write the PNG")
+            raise UserError(f"--screenshot {args.screenshot}: "
+                            f"{errors[0] if errors else 'could not write the PNG'}")
         print(f"wrote {args.screenshot}")
     return code

@@ -156,3 +156,85 @@ def test_targets_of_one_box_share_one_estimate(replayed):
     turning = sum(r["kind"] == "MEAS" and r["rssi_dbm"] is not None
                   and r["heading_deg"] is not None for r in recs)
     assert a.n_used == detected - turning
+
+
+def _one_spot_session(path, n=30, broken_json_at=None, timeless_at=None):
+    """A session whose readings all come from one spot: the estimator must refuse it."""
+    import sqlite3
+
+    from host.session import SessionWriter
+
+    with SessionWriter(str(path), tasking={"targets": [{"label": "rack-A"}]}) as w:
+        for i in range(n):
+            rec = {"kind": "MEAS", "seq": i, "device_time_ms": 1000 * i,
+                   "rx_time_s": 1.7e9 + i, "target": 0, "rssi_dbm": -70.0 - (i % 3),
+                   "heading_deg": None, "lat_deg": 52.52, "lon_deg": 13.405, "alt_m": 34.0,
+                   "floor": 0, "flags": 0}
+            if i == timeless_at:
+                rec["rx_time_s"] = rec["device_time_ms"] = None
+            w.record(rec)
+    if broken_json_at is not None:
+        con = sqlite3.connect(str(path))
+        con.execute("UPDATE records SET json = '{\"kind\": \"MEAS\", trunc' WHERE id = ?",
+                    (broken_json_at,))
+        con.commit()
+        con.close()
+    return path
+
+
+def _replay_screenshot(session, out):
+    return subprocess.run([sys.executable, "-m", "host.cli", "replay", str(session),
+                           "--screenshot", str(out), "--size", "800x600"],
+                          capture_output=True, text=True, timeout=90)
+
+
+def test_screenshot_of_a_session_broken_part_way_exits_nonzero_in_one_line(tmp_path):
+    import time
+
+    session = _one_spot_session(tmp_path / "broken.sqlite", broken_json_at=12)
+    t0 = time.monotonic()
+    run = _replay_screenshot(session, tmp_path / "x.png")
+    assert time.monotonic() - t0 < 60  # no 120 s wait
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in run.stderr
+    assert "record 12 " in lines[0] and not (tmp_path / "x.png").exists()
+
+
+def test_screenshot_says_when_the_estimator_fails_and_exits_nonzero(tmp_path):
+    # a record without any time (it can arrive so over MQTT) is replayed, not a crash
+    session = _one_spot_session(tmp_path / "spot.sqlite", timeless_at=7)
+    run = _replay_screenshot(session, tmp_path / "x.png")
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in run.stderr
+    assert "no estimate for rack-A" in lines[0] and "one spot" in lines[0]
+
+
+def test_replay_source_streams_in_pages_and_delivers_every_record_in_order(qtbot, tmp_path):
+    from host.app.sources import ReplaySource, SourceRunner
+    from host.session import SessionWriter
+
+    path = tmp_path / "long.sqlite"
+    n = 12_345
+    with SessionWriter(str(path)) as w:
+        for i in range(n):
+            w.record({"kind": "LOG", "seq": i & 0xFFFF, "device_time_ms": i,
+                      "rx_time_s": None if i == 5000 else 1.7e9 + 0.01 * i, "text": str(i)})
+    src = ReplaySource(path, speed=0.0)
+    src.PAGE = 1000
+    got, most_buffered = [], [0]
+
+    def take(batch):
+        got.extend(batch)
+        most_buffered[0] = max(most_buffered[0], len(src._buffer))
+
+    src.records.connect(take)
+    runner = SourceRunner(src)
+    with qtbot.waitSignal(src.finished, timeout=60000):
+        runner.start()
+    runner.stop()
+    assert [r["id"] for r in got] == list(range(1, n + 1))
+    assert most_buffered[0] <= src.PAGE  # never the whole session in memory
+    timeless = got[5000]
+    assert timeless["time_from_previous_record"] and timeless["rx_time_s"] == got[4999]["rx_time_s"]

@@ -127,3 +127,130 @@ def test_newer_schema_is_refused_and_older_upgraded(tmp_path):
     upgrade(old)
     with SessionReader(old) as r:
         assert r.count() == 0
+
+
+def _meas(i, **extra):
+    rec = {"kind": "MEAS", "seq": i & 0xFFFF, "device_time_ms": i, "rx_time_s": 1000.0 + i,
+           "target": 0, "rssi_dbm": -70.0, "raw_rssi": 300, "gain_db": 30, "heading_deg": None,
+           "lat_deg": 31.2, "lon_deg": 121.4, "alt_m": 5.0, "floor": 0, "flags": 0}
+    rec.update(extra)
+    return rec
+
+
+def _limit_pages(writer, extra_pages):
+    """A disk that is full ``extra_pages`` pages from now: SQLite's max_page_count, no root."""
+    con = writer._con
+    pages = con.execute("PRAGMA page_count").fetchone()[0]
+    con.execute("PRAGMA max_page_count = %d" % (pages + extra_pages))
+
+
+def test_full_disk_stops_recording_at_the_first_failure_and_counts_only_what_is_stored(tmp_path):
+    path = str(tmp_path / "full.sqlite")
+    said = []
+    w = SessionWriter(path, commit_interval_s=3600)  # commits only when asked
+    w.on_error = said.append
+    _limit_pages(w, 6)
+    stored_ids, error = [], None
+    for i in range(100000):
+        try:
+            rid = w.record(_meas(i, text="x" * 300))
+        except SessionError as exc:
+            error = str(exc)
+            break
+        if i % 50 == 49:
+            try:
+                w.commit()
+            except SessionError as exc:
+                error = str(exc)
+                break
+            stored_ids.append(rid)
+    assert error is not None, "the page limit never bit"
+    assert said == [error] and w.error == error and "\n" not in error
+    assert "recording stopped" in error and "full" in error
+    # every later record is refused with the same line; nothing is counted that is not stored
+    with pytest.raises(SessionError) as again:
+        w.record(_meas(999999))
+    assert str(again.value) == error
+    with pytest.raises(SessionError):
+        w.commit()
+    w.close()  # never raises for the fault
+    with SessionReader(path) as r:
+        n = r.count()
+        assert n == w.n_stored == len(stored_ids) * 50
+        assert [rec["id"] for rec in r.records()] == list(range(1, n + 1))
+    assert "%d records are stored" % n in error
+
+
+def test_clean_stop_checkpoints_the_wal_so_the_sqlite_alone_is_complete(tmp_path):
+    import shutil
+
+    path = tmp_path / "s.sqlite"
+    w = SessionWriter(str(path), calibration_id=7)
+    for i in range(500):
+        w.record(_meas(i))
+    keep_open = sqlite3.connect(path)  # a reader holding the file: SQLite would not checkpoint
+    keep_open.execute("SELECT COUNT(*) FROM records").fetchone()
+    w.close()
+    copy = tmp_path / "copy.sqlite"
+    shutil.copyfile(path, copy)  # the .sqlite alone, no -wal
+    keep_open.close()
+    with SessionReader(str(copy)) as r:
+        assert r.count() == 500 + 0 and r.stopped_cleanly and r.missing is None
+        assert r.meta["calibration_id"] == "7"
+
+
+KILLED_RECORDER = r"""
+import sys
+from host.session import SessionWriter
+w = SessionWriter(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    w.record({"kind": "MEAS", "seq": i, "device_time_ms": i, "rx_time_s": 1000.0 + i,
+              "target": 0, "rssi_dbm": -70.0, "lat_deg": 31.2, "lon_deg": 121.4, "flags": 0})
+w.commit()
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+def _killed_session(tmp_path, n):
+    """A session whose recorder was SIGKILLed after committing ``n`` records (WAL not merged)."""
+    path = tmp_path / "killed.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RECORDER, str(path), str(n)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert os.path.getsize(str(path) + "-wal") > 0
+    return path
+
+
+def test_wal_only_copy_says_what_is_missing(tmp_path):
+    import shutil
+
+    path = _killed_session(tmp_path, 40)
+    with SessionReader(str(path)) as r:  # with its -wal beside it: everything is there
+        assert r.count() == 40 and r.missing is None and not r.stopped_cleanly
+    copy = tmp_path / "alone.sqlite"
+    shutil.copyfile(path, copy)
+    with pytest.raises(SessionError) as err:
+        SessionReader(str(copy))
+    text = str(err.value)
+    assert "alone.sqlite-wal" in text and "not beside it" in text and "\n" not in text
+
+
+def test_partly_checkpointed_copy_warns_what_may_be_missing(tmp_path):
+    import shutil
+
+    path = _killed_session(tmp_path, 300)
+    con = sqlite3.connect(path)  # recovers the killed session; its records go into the file
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for i in range(25):  # ... and 25 more stay in the write-ahead log
+        con.execute("INSERT INTO records (kind, rx_time_s, json) VALUES ('LOG', ?, '{}')", (i,))
+    con.commit()
+    copy = tmp_path / "partial.sqlite"
+    shutil.copyfile(path, copy)  # copied while running: the -wal is left behind
+    con.close()
+    with SessionReader(str(copy)) as r:
+        assert r.count() == 300
+        assert r.missing is not None and "300 records" in r.missing
+        assert "partial.sqlite-wal" in r.missing and "\n" not in r.missing
