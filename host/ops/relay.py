@@ -39,6 +39,15 @@ RECEIPT_WAIT_S = 30.0
 # PUBACK reason code of a publication the broker's ACL forbids (MQTT 5.0, 3.4.2.1):
 # a configuration mistake, not a gap, so the relay stops and says so.
 NOT_AUTHORIZED = 135
+# A broker may also drop the connection right after a publication it refuses
+# (Mosquitto 2.0 sends the refused PUBACK, then closes). With more publications
+# pipelined behind the refused one, the broker closes with unread data, the
+# kernel answers with a reset and the client never reads that PUBACK. So on each
+# connection the relay publishes one message and waits for its PUBACK before
+# pipelining, and gives up after this many connections in a row that closed
+# within REFUSED_DROP_S of connecting, with a publication out and no PUBACK.
+REFUSED_DROPS = 3
+REFUSED_DROP_S = 2.0
 
 
 class Relay(FailureNotes):
@@ -96,6 +105,11 @@ class Relay(FailureNotes):
         self._closing = False
         self._ever_connected = False
         self._last_failure = None
+        # Set by the network thread: this connection has had a successful PUBACK,
+        # so the broker accepts what this relay publishes and records may be pipelined.
+        self._link_ok = False
+        self._connected_at = None
+        self._silent_drops = 0                # connections in a row closed soon, no PUBACK
         self.client = make_client(config, f"rfhound-relay-{self.team}-{self.session_id}")
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
@@ -114,6 +128,8 @@ class Relay(FailureNotes):
             return
         self.stats["connects"] += 1
         self._ever_connected = True
+        self._link_ok = False
+        self._connected_at = time.monotonic()
         self._last_failure = None
         # On every connection: a broker restarted without persistence forgot it.
         client.subscribe(self.receipt_topic, qos=1)
@@ -140,13 +156,33 @@ class Relay(FailureNotes):
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._early_disconnect(reason_code)
+        if self.connected.is_set() and not self._closing and not self._link_ok \
+                and time.monotonic() - self._connected_at < REFUSED_DROP_S:
+            self._silent_drops += 1
+        self._link_ok = False  # what is published until the next PUBACK goes one at a time
         if self.connected.is_set() and not self._closing:
             log.warning("link to %s lost (%s); records stay in the outbox until the centre confirms them",
                         self.config.url, reason_code)
         self.connected.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
+        if not reason_code.is_failure:
+            self._link_ok = True
+            self._silent_drops = 0
         self._acks.put((mid, reason_code))
+
+    def _may_publish(self):
+        """Whether a new publication may go out now (see REFUSED_DROPS): pipelining only on a
+        connection the broker has acknowledged a publication on, else one at a time."""
+        return self._link_ok or not self._inflight
+
+    def _check_refused_drops(self):
+        if self._silent_drops >= REFUSED_DROPS and self._inflight:
+            raise UserError(
+                f"broker {self.config.url} closed the connection {self._silent_drops} times right after "
+                f"user {self.config.username!r} published for team {self.team!r}, without acknowledging "
+                "it: its ACL most likely forbids the topic (or the message is over its size limit); "
+                "use the team name the broker's ACL gives this user (often the user name itself)")
 
     def _publish(self, record_id, kind, body, retain=False, payload=None):
         sent_s = time.time()
@@ -188,7 +224,7 @@ class Relay(FailureNotes):
 
     def _resend_due(self):
         """Publish again every record (and metadata) whose receipt is overdue; only while connected."""
-        if not self.connected.is_set():
+        if not self.connected.is_set() or not self._link_ok:
             return
         now = time.monotonic()
         while self._due and self._due[0][0] <= now:
@@ -315,17 +351,22 @@ class Relay(FailureNotes):
             while not stop.is_set():
                 if self._fatal:
                     raise UserError(self._fatal)
+                self._check_refused_drops()
                 if self._receipts_refused and (not self._inflight
                                                or time.monotonic() - self._receipts_refused[0] > 2.0):
                     raise UserError(self._receipts_refused[1])
                 self._drain_acks()
                 self._drain_receipts()
+                if self._fatal:
+                    raise UserError(self._fatal)
                 now = time.monotonic()
-                if now >= meta_due:
+                if now >= meta_due and self._may_publish():
                     meta_due = now + META_POLL_S
                     self._publish_meta_if_changed()
                 self._resend_due()
                 room = WINDOW - len(self._awaiting)
+                if not self._link_ok:
+                    room = min(room, 1 if self._may_publish() else 0)
                 records = self.outbox.unsent(after_id, room) if room > 0 else []
                 for rec in records:
                     self._send_record(rec)
@@ -333,7 +374,9 @@ class Relay(FailureNotes):
                     after_id = records[-1]["id"]
                     continue
                 if once:
-                    if not self._outstanding():
+                    # (a publication still without its PUBACK may be what holds the
+                    # next records back, see _may_publish)
+                    if not self._outstanding() and not self._inflight:
                         break
                     # Give up waiting only after receipt_wait_s connected without any
                     # progress (a new receipt or a new record published); a broker

@@ -2,8 +2,10 @@
 
 import json
 import logging
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
 
 import paho.mqtt.client as mqtt
@@ -274,6 +276,104 @@ def test_a_topic_the_acl_forbids_is_refused_and_stays_unsent(tmp_path, kit):
     assert not (tmp_path / "archive" / "south").exists()
     assert kit.session_records(tmp_path / "archive" / "north" / f"{sid}.sqlite") == kit.session_records(path)
 
+
+
+class _RefusalLosingLink:
+    """A TCP forwarder to a real broker that loses every refused PUBACK on the way back.
+
+    What a relay sees when the broker closes right after refusing a publication with
+    more publications unread behind it: the reset discards the refused PUBACK.
+    """
+
+    def __init__(self, broker_port):
+        self.broker_port = broker_port
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.lost = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.broker_port))
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._from_broker, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        _RefusalLosingLink._close(src, dst)
+
+    def _from_broker(self, src, dst):
+        buf = b""
+        try:
+            while data := src.recv(65536):
+                buf += data
+                while (packet := self._packet(buf)) is not None:
+                    buf = buf[len(packet):]
+                    # PUBACK (type 4) with a reason code >= 0x80 (MQTT 5.0, 3.4.2.1) is lost
+                    if packet[0] >> 4 == 4 and len(packet) > 4 and packet[4] >= 0x80:
+                        self.lost += 1
+                        continue
+                    dst.sendall(packet)
+        except OSError:
+            pass
+        _RefusalLosingLink._close(src, dst)
+
+    @staticmethod
+    def _close(*socks):
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv; close alone does not
+            except OSError:
+                pass
+            sock.close()
+
+    @staticmethod
+    def _packet(buf):
+        """The first whole MQTT packet of `buf` (fixed header, variable-length size), or None."""
+        size, shift = 0, 0
+        for i in range(1, min(len(buf), 5)):
+            size |= (buf[i] & 0x7F) << shift
+            shift += 7
+            if not buf[i] & 0x80:
+                end = i + 1 + size
+                return buf[:end] if len(buf) >= end else None
+        return None
+
+    def close(self):
+        self.server.close()
+
+
+def test_a_refusal_lost_with_the_dropped_connection_still_stops_the_relay(tmp_path, kit):
+    from host.ops.localbroker import LocalMosquitto
+
+    acl = ["pattern write rfhound/v1/%u/#", "pattern read rfhound/receipts/v1/%u/#"]
+    path = tmp_path / "north.sqlite"
+    _record_session(kit, path, "north", 50, 6)
+    with LocalMosquitto(tmp_path / "broker", kit.users, acl=acl) as broker:
+        link = _RefusalLosingLink(broker.port)
+        try:
+            impostor = kit.rfhound("relay", "--broker", f"mqtt://127.0.0.1:{link.port}", "--team", "south",
+                                   "--username", "north", "--password-file",
+                                   kit.password_file(tmp_path, "north"), "--once", path)
+            _, err = impostor.communicate(timeout=60)
+        finally:
+            link.close()
+    assert link.lost >= 3  # the broker did refuse, on every connection
+    assert impostor.returncode == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"rfhound relay: error: broker mqtt://127.0.0.1:{link.port} closed the connection")
+    assert "user 'north' published for team 'south'" in last
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT COUNT(*) FROM outbox_acks").fetchone()[0] == 0
 
 def test_background_relay_follows_a_session_recorded_in_the_same_process(broker, tmp_path, kit):
     from host.ops.relay import BackgroundRelay
