@@ -36,6 +36,7 @@ from scipy.optimize import minimize_scalar
 
 from dsp.antenna import AntennaPattern, load_pattern
 from dsp.checks import as_1d_float as _as_1d_float
+from dsp.scans import coverage_deg as _coverage_deg
 
 _GRID_DEG = np.arange(0.0, 360.0, 1.0)
 
@@ -94,13 +95,6 @@ def _pattern_row(pattern, freq_hz):
             f"antenna {pattern.antenna_id!r} has patterns for {len(pattern.freq_hz)} "
             "frequencies: pass freq_hz")
     return pattern
-
-
-def _coverage_deg(heading_deg):
-    """Angular span covered by the headings: 360 minus the largest gap."""
-    h = np.sort(np.mod(heading_deg, 360.0))
-    gaps = np.diff(np.concatenate([h, h[:1] + 360.0]))
-    return 360.0 - float(gaps.max()) if len(h) > 1 else 0.0
 
 
 def _sse(theta_deg, heading_deg, power_dbm, pattern):

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from dsp.scans import coverage_deg as _coverage_deg
 from host.app.geo import LocalFrame
 from host.privacy import mask_imsi
 
@@ -482,12 +483,3 @@ def _time(rec):
     if rec.get("rx_time_s") is not None:
         return float(rec["rx_time_s"])
     return float(rec.get("device_time_ms", 0)) / 1000.0
-
-
-def _coverage_deg(headings_deg):
-    """Return the arc of the circle covered by the headings (360 minus the largest gap)."""
-    h = np.sort(np.asarray(headings_deg) % 360.0)
-    if len(h) < 2:
-        return 0.0
-    gaps = np.diff(np.concatenate([h, [h[0] + 360.0]]))
-    return 360.0 - float(gaps.max())

@@ -7,6 +7,8 @@ point at heading h lies at (r sin h, r cos h).
 import numpy as np
 import pyqtgraph as pg
 
+from dsp.scans import coverage_deg as _coverage_deg
+
 #: Dynamic range shown: the scan's peak at the rim, this many dB below at the centre.
 RANGE_DB = 30.0
 RING_STEP_DB = 10.0
@@ -77,8 +79,3 @@ class PolarPlot(pg.PlotWidget):
             self.bearing.setData([], [])
             self.caption.setText(f"no bearing: {scan.rejected}" if scan.rejected else "scan")
 
-
-def _coverage_deg(heading_deg):
-    h = np.sort(np.asarray(heading_deg) % 360.0)
-    gaps = np.diff(np.concatenate([h, [h[0] + 360.0]]))
-    return 360.0 - float(gaps.max()) if len(h) > 1 else 0.0
