@@ -25,6 +25,8 @@ import math
 import numpy as np
 
 from dsp import bands
+from dsp.tdd import (LTE_FRAME_S, LTE_SPECIAL_SUBFRAMES_TS, LTE_SUBFRAME_S, LTE_TS_S,
+                     LTE_UL_DL_CONFIGS)
 
 #: GSM TDMA frame (s), TS 45.002 clause 4.3.1: 120/26 ms.
 GSM_FRAME_S = 0.06 / 13.0
@@ -36,36 +38,9 @@ GSM_BIT_S = GSM_FRAME_S / GSM_SLOTS / GSM_SLOT_BITS
 #: GSM frame numbers wrap at the hyperframe, 2048 x 51 x 26 (TS 45.002 clause 4.3.3).
 GSM_HYPERFRAME = 2715648
 
-#: LTE frame and subframe (s), and the basic time unit Ts = 1 / (15000 x 2048) s (TS 36.211 clause 4).
-LTE_FRAME_S = 0.010
-LTE_SUBFRAME_S = 0.001
-LTE_TS_S = 1.0 / 30.72e6
-
-#: TS 36.211 table 4.2-2: uplink-downlink configurations 0-6, subframes 0-9.
-LTE_TDD_CONFIGS = {
-    0: "DSUUUDSUUU",
-    1: "DSUUDDSUUD",
-    2: "DSUDDDSUDD",
-    3: "DSUUUDDDDD",
-    4: "DSUUDDDDDD",
-    5: "DSUDDDDDDD",
-    6: "DSUUUDSUUD",
-}
-
-#: TS 36.211 table 4.2-1, normal cyclic prefix in downlink and uplink:
-#: special subframe configuration -> (DwPTS, UpPTS) in units of Ts.
-LTE_SPECIAL_SUBFRAMES = {
-    0: (6592, 2192),
-    1: (19760, 2192),
-    2: (21952, 2192),
-    3: (24144, 2192),
-    4: (26336, 2192),
-    5: (6592, 4384),
-    6: (19760, 4384),
-    7: (21952, 4384),
-    8: (24144, 4384),
-    9: (13168, 4384),
-}
+#: TS 36.211 tables 4.2-1 and 4.2-2, frame, subframe and Ts: one transcription, in dsp.tdd.
+LTE_TDD_CONFIGS = LTE_UL_DL_CONFIGS
+LTE_SPECIAL_SUBFRAMES = LTE_SPECIAL_SUBFRAMES_TS
 
 
 class Continuous:
