@@ -196,7 +196,8 @@ def _merge_bearings(a, b):
 def locate_target(x_m, y_m, rssi_dbm, *, time_s=None, floor=None, heading_deg=None,
                   bearings=None, pattern=None, freq_hz=None, noise_floor_dbm=None,
                   footprints=None, building_names=None, building_floors=None,
-                  position_sigma_m=None, grid=None, grid_cells=None, group=None, bin_m=None):
+                  position_sigma_m=None, grid=None, grid_cells=None, group=None, bin_m=None,
+                  saturated=None):
     """THE answer for one target from its readings (see the module docstring).
 
     Parameters
@@ -231,6 +232,9 @@ def locate_target(x_m, y_m, rssi_dbm, *, time_s=None, floor=None, heading_deg=No
     bin_m : float, optional
         Average readings over spatial bins of at least this size (m) even
         when they are few (a rack's SIMs read at one spot).
+    saturated : array_like of bool, optional
+        Readings of a saturated receiver: bounds (the power was at least
+        that), kept out of binning and censoring.
 
     Returns
     -------
@@ -251,15 +255,22 @@ def locate_target(x_m, y_m, rssi_dbm, *, time_s=None, floor=None, heading_deg=No
     if np.any(np.isfinite(fl) & ((fl < -5) | (fl > 200))):
         raise ValueError("floors must lie between -5 and 200")
     g = None if group is None else np.asarray(group)
+    sat = np.zeros(n, dtype=bool) if saturated is None else np.asarray(saturated, dtype=bool)
+    if sat.shape != (n,):
+        raise ValueError(f"saturated must be a 1-D array of the readings' length {n}")
     o = np.argsort(t, kind="stable")
-    x, y, p, t, fl, hd = x[o], y[o], p[o], t[o], fl[o], hd[o]
+    x, y, p, t, fl, hd, sat = x[o], y[o], p[o], t[o], fl[o], hd[o], sat[o]
     g = None if g is None else g[o]
 
     scan_brg, scan_rows = _bearings_from_scans(x, y, hd, p, pattern, freq_hz)
     brg = _merge_bearings(bearings, scan_brg)
     keep = np.ones(n, dtype=bool)
     keep[scan_rows] = False
+    bound = keep & sat & np.isfinite(p)
+    keep &= ~sat
+    bx_, by_, bp_, bt_, bf_ = x[bound], y[bound], p[bound], t[bound], fl[bound]
     x, y, p, t, fl = x[keep], y[keep], p[keep], t[keep], fl[keep]
+    g_bound = None if g is None else g[bound]
     g = None if g is None else g[keep]
 
     det = np.isfinite(p)
@@ -273,6 +284,12 @@ def locate_target(x_m, y_m, rssi_dbm, *, time_s=None, floor=None, heading_deg=No
     if censor_dbm is not None:
         p[p < censor_dbm] = np.nan
     n_censored = int(np.sum(~np.isfinite(p)))
+    # Saturated readings join after binning and censoring: each a bound, not a level.
+    n_plain = len(x)
+    x, y, p, t, fl = (np.concatenate([a, b]) for a, b in
+                      ((x, bx_), (y, by_), (p, bp_), (t, bt_), (fl, bf_)))
+    g = None if g is None else np.concatenate([g, g_bound])
+    is_bound = np.arange(len(x)) >= n_plain
 
     # The floor: from a climb inside the building when there is one.
     have_floor = np.isfinite(fl)
@@ -283,7 +300,7 @@ def locate_target(x_m, y_m, rssi_dbm, *, time_s=None, floor=None, heading_deg=No
     if have_floor.any():
         top = max(top, int(np.nanmax(fl)) + 1)
     candidates = np.arange(0, top + 1)
-    levels, unheard = floors_mod.landing_levels(fl[indoor], p[indoor])
+    levels, unheard = floors_mod.landing_levels(fl[indoor & ~is_bound], p[indoor & ~is_bound])
     floor_known = len(levels) >= 2
     if floor_known:
         prob = floors_mod.climb_floor_posterior(levels, candidates, unheard=unheard,
@@ -298,7 +315,8 @@ def locate_target(x_m, y_m, rssi_dbm, *, time_s=None, floor=None, heading_deg=No
         py = np.concatenate([y] + ([brg[1]] if brg else []))
         grid = locate.Grid.around(px, py, cells=grid_cells)
     kwargs = dict(noise_floor_dbm=censor_dbm, bearings=brg, grid=grid, footprints=footprints,
-                  position_sigma_m=position_sigma_m, group=g)
+                  position_sigma_m=position_sigma_m, group=g,
+                  saturated=is_bound if is_bound.any() else None)
     if floor_known:
         # The climb fixed the floor: the fit places the rack at its height and counts the
         # slabs between it and every reading indoors.
@@ -374,7 +392,7 @@ def locate_rack(parts, **kwargs):
     ----------
     parts : sequence of dict
         Per SIM: ``x_m``, ``y_m``, ``rssi_dbm`` and optionally ``time_s``,
-        ``floor``, ``heading_deg`` arrays.
+        ``floor``, ``heading_deg``, ``saturated`` arrays.
     **kwargs
         As `locate_target`.
 
@@ -387,14 +405,15 @@ def locate_rack(parts, **kwargs):
         raise ValueError("a rack needs at least one SIM's readings")
     offsets = rack_offsets_db(parts)
     cols = {}
-    for key in ("x_m", "y_m", "rssi_dbm", "time_s", "floor", "heading_deg"):
+    for key in ("x_m", "y_m", "rssi_dbm", "time_s", "floor", "heading_deg", "saturated"):
         if all(part.get(key) is not None for part in parts):
             cols[key] = np.concatenate([np.asarray(part[key], float) for part in parts])
     cols["rssi_dbm"] = cols["rssi_dbm"] - np.concatenate(
         [np.full(len(part["x_m"]), off) for part, off in zip(parts, offsets)])
     ans = locate_target(cols.pop("x_m"), cols.pop("y_m"), cols.pop("rssi_dbm"),
                         time_s=cols.get("time_s"), floor=cols.get("floor"),
-                        heading_deg=cols.get("heading_deg"), bin_m=RACK_BIN_M, **kwargs)
+                        heading_deg=cols.get("heading_deg"), saturated=cols.get("saturated"),
+                        bin_m=RACK_BIN_M, **kwargs)
     ans.extra["offsets_db"] = [float(v) for v in offsets]
     return ans
 

@@ -109,7 +109,7 @@ def _as_1d_float(a, name, n=None):
     return arr
 
 
-def _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group):
+def _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group, saturated=None):
     x = _as_1d_float(x_m, "x_m")
     n = len(x)
     y = _as_1d_float(y_m, "y_m", n)
@@ -125,6 +125,15 @@ def _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group):
         z = propagation.floor_height_m(np.nan_to_num(fl), propagation.RX_ABOVE_FLOOR_M)
     nf = np.full(n, np.nan) if noise_floor_dbm is None else np.broadcast_to(
         np.asarray(noise_floor_dbm, dtype=float), (n,)).copy()
+    above = np.zeros(n, dtype=bool)
+    if saturated is not None:
+        above = np.asarray(saturated, dtype=bool)
+        if above.shape != (n,):
+            raise ValueError("saturated must be a 1-D boolean array of the readings' length")
+        # A saturated receiver read at most what arrived: the power was at least that.
+        above = above & np.isfinite(p)
+        nf = np.where(above, p, nf)
+        p = np.where(above, np.nan, p)
     # A non-detection without a known noise floor says nothing usable.
     keep = np.isfinite(p) | np.isfinite(nf)
     if group is None:
@@ -138,7 +147,7 @@ def _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group):
     labels, g = np.unique(g[keep], return_inverse=True)
     indoor = propagation.indoor_mask(x, y, fl)
     return rss.Readings(x[keep], y[keep], z[keep], fl[keep], p[keep], nf[keep], g.ravel(),
-                        max(len(labels), 1), indoor[keep])
+                        max(len(labels), 1), indoor[keep], above[keep])
 
 
 def _bearings(bearings):
@@ -159,7 +168,7 @@ def _bearings(bearings):
 def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_dbm=None,
                       bearings=None, grid=None, sigma_db=None, corr_m=None, robust=True,
                       group=None, tx_floors=None, whiten=False, position_sigma_m=None,
-                      footprints=None):
+                      footprints=None, saturated=None):
     """Maximum-likelihood emitter position from RSS readings, bearings and floors.
 
     Parameters
@@ -201,6 +210,9 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
         a shared offset of the readings moves the estimate by the same
         offset, which no residual can show: ``position_sigma_m^2 I`` is
         added to the covariance (the bound for an offset common to all).
+    saturated : array_like of bool, shape (N,), optional
+        Readings of a saturated receiver: each says the power was at least
+        what it read (censored from below), not what it was.
     footprints : sequence of (N, 2) array_like, optional
         Building footprints (polygons, same local metres) of which one
         holds the emitter: the prior is uniform over them and zero in
@@ -227,7 +239,7 @@ def estimate_position(x_m, y_m, rssi_dbm, *, floor=None, z_m=None, noise_floor_d
     >>> bool(np.hypot(est.x_m - 20, est.y_m - 30) < 10)
     True
     """
-    rd = _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group)
+    rd = _readings(x_m, y_m, rssi_dbm, floor, z_m, noise_floor_dbm, group, saturated)
     brg = _bearings(bearings)
     if grid is None:
         px = np.concatenate([rd.x_m] + ([brg[0]] if brg else []))

@@ -65,8 +65,10 @@ _CHUNK_ELEMS = 250_000  # (cells x readings) per chunk: 2 MB arrays stay in cach
 class Readings:
     """Validated readings of one estimate, in walk order.
 
-    ``rssi_dbm`` NaN marks a non-detection; ``floor`` NaN marks no floor;
-    ``group`` indexes the P0 of each reading (0..n_groups-1).
+    ``rssi_dbm`` NaN marks a censored reading: below its ``noise_floor_dbm``
+    (not detected), or, where ``above`` is True, at or above it (a saturated
+    receiver: the power was at least what it read); ``floor`` NaN marks no
+    floor; ``group`` indexes the P0 of each reading (0..n_groups-1).
     """
 
     x_m: np.ndarray
@@ -78,10 +80,17 @@ class Readings:
     group: np.ndarray
     n_groups: int
     indoor: np.ndarray = None  # inside the building (slabs count); default: floor >= 1
+    above: np.ndarray = None   # censored from below (saturated); default: none
 
     def __post_init__(self):
         if self.indoor is None:
             self.indoor = np.isfinite(self.floor) & (np.nan_to_num(self.floor) >= 1)
+        if self.above is None:
+            self.above = np.zeros(len(self.x_m), dtype=bool)
+
+    def censor_sign(self):
+        """+1 where a censored reading says "below its level", -1 where "at least"."""
+        return np.where(self.above, -1.0, 1.0)
 
     @property
     def detected(self):
@@ -90,7 +99,7 @@ class Readings:
     def subset(self, mask):
         return Readings(self.x_m[mask], self.y_m[mask], self.z_m[mask], self.floor[mask],
                         self.rssi_dbm[mask], self.noise_floor_dbm[mask], self.group[mask],
-                        self.n_groups, self.indoor[mask])
+                        self.n_groups, self.indoor[mask], self.above[mask])
 
 
 def ar1_rho(x_m, y_m, corr_m):
@@ -335,7 +344,7 @@ def censored_share(model):
 def censored_loglik(model, rc, cx, cy, tx_floor, tx_z_m, theta, sigma):
     l = _distance_term_grid(rc, np.ravel(cx), np.ravel(cy), tx_z_m)
     mu = theta[:, :-1] @ model.fixed_columns(rc, tx_floor).T + theta[:, -1:] * l
-    c = special.log_ndtr((rc.noise_floor_dbm - mu) / sigma)
+    c = special.log_ndtr(rc.censor_sign() * (rc.noise_floor_dbm - mu) / sigma)
     # The Student-t cap (psi(sqrt(-2 log Phi))^2 = nu log(1 - 2 log Phi / nu)) keeps one
     # missed detection next to the emitter from vetoing it.
     c *= -2.0 / STUDENT_NU
@@ -363,7 +372,7 @@ def residuals(model, params, tx_floor, tx_z_m, robust=True):
     if len(rc.x_m):
         mu_c = model.fixed_columns(rc, tx_floor) @ th[:-1] + th[-1] * propagation.distance_term(
             propagation.distance_m(rc.x_m, rc.y_m, rc.z_m, x, y, tx_z_m))
-        c = np.sqrt(-2.0 * special.log_ndtr((rc.noise_floor_dbm - mu_c) / sigma))
+        c = np.sqrt(-2.0 * special.log_ndtr(rc.censor_sign() * (rc.noise_floor_dbm - mu_c) / sigma))
         parts.append((student_psi(c) if robust else c) * np.sqrt(censored_share(model)))
     return np.concatenate(parts)
 

@@ -139,16 +139,17 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, footprints_path=Non
     labels = list(dict.fromkeys(data["target"][usable]))
     parts, results, located = {}, [], []
     for label in labels:
-        mine = usable[data["target"][usable] == label]
+        mine = _calibrated_only(data, usable[data["target"][usable] == label], label, warn)
         pattern, f_hz = _pattern_for(data, mine, freq_hz)
         part = {"x_m": x[mine], "y_m": y[mine], "rssi_dbm": data["rssi_dbm"][mine],
                 "time_s": data["time_s"][mine], "floor": data["floor"][mine] if "floor" in data else None,
-                "heading_deg": data["heading_deg"][mine] if "heading_deg" in data else None}
+                "heading_deg": data["heading_deg"][mine] if "heading_deg" in data else None,
+                "saturated": _has_flag(data, mine, "FLAG_SATURATED")}
         try:
             ans = answer.locate_target(part["x_m"], part["y_m"], part["rssi_dbm"],
                                        time_s=part["time_s"], floor=part["floor"],
                                        heading_deg=part["heading_deg"], pattern=pattern,
-                                       freq_hz=f_hz, **common)
+                                       freq_hz=f_hz, saturated=part["saturated"], **common)
         except (ValueError, np.linalg.LinAlgError) as exc:
             warn(f"target {label} not located: {exc}")
             continue
@@ -169,6 +170,28 @@ def locate_file(path, *, noise_floor_dbm=None, freq_hz=None, footprints_path=Non
             continue
         out_groups.append({"targets": names, **_report(ans, to_output)})
     return {"targets": results, "groups": out_groups}
+
+
+def _has_flag(data, rows, name):
+    """Whether each of ``rows`` carries the flag ``host.meascsv.<name>`` (all False without flags)."""
+    import numpy as np
+
+    from host import meascsv
+    flags = data.get("flags")
+    if flags is None:
+        return np.zeros(len(rows), dtype=bool)
+    return (np.asarray(flags, dtype=np.int64)[rows] & getattr(meascsv, name)) != 0
+
+
+def _calibrated_only(data, rows, label, warn):
+    """A target's rows, less its uncalibrated ones when it has calibrated ones too: the two
+    are on different scales, and a calibrated answer must not mix them."""
+    uncal = _has_flag(data, rows, "FLAG_UNCALIBRATED")
+    if uncal.any() and not uncal.all():
+        warn(f"target {label}: {int(uncal.sum())} uncalibrated readings left out "
+             f"(the target has calibrated ones)")
+        return rows[~uncal]
+    return rows
 
 
 def _usable_rows(data, warn):

@@ -208,3 +208,46 @@ def test_a_walk_across_longitude_180_is_located_where_it_is(tmp_path):
     assert abs(row["lat_deg"] - (52.52 + 20 / m_per_deg_lat)) < 15 / m_per_deg_lat
     east_est = ((row["lon_deg"] - 180.0 + 180.0) % 360.0 - 180.0) * m_per_deg_lon
     assert abs(east_est - 10.0) < 15.0
+
+
+def test_a_saturated_reading_is_a_bound_not_a_level():
+    """A saturated reading says "at least this": with it as a level the fit is pulled, as a
+    bound it is consistent with the truth and the answer stays where the levels put it."""
+    rng = np.random.default_rng(21)
+    x, y, p = street_walk(rng, n=300, tx=(20.0, 30.0))
+    sat = np.zeros(len(x), dtype=bool)
+    near = np.argsort(np.hypot(x - 20.0, y - 30.0))[:6]
+    clipped = p.copy()
+    clipped[near] = np.minimum(p[near], p[near].min() - 15.0)   # the receiver clipped 15 dB low
+    sat[near] = True
+    truth = answer.locate_target(x, y, p)
+    as_bound = answer.locate_target(x, y, clipped, saturated=sat)
+    as_level = answer.locate_target(x, y, clipped)
+    err = lambda a: np.hypot(a.x_m - 20.0, a.y_m - 30.0)  # noqa: E731
+    assert err(as_bound) < err(as_level)
+    assert err(as_bound) < err(truth) + 5.0
+
+
+def _write_csv(path, rows, flags=None):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["time_s", "target", "rssi_dbm", "x_m", "y_m"] + (["flags"] if flags else []))
+        for k, row in enumerate(rows):
+            w.writerow([repr(float(v)) if isinstance(v, float) else v for v in row]
+                       + ([flags[k]] if flags else []))
+
+
+def test_locate_leaves_out_fault_and_stale_rows_and_uncalibrated_ones(tmp_path):
+    rng = np.random.default_rng(8)
+    x, y, p = street_walk(rng, n=200)
+    rows = [(float(k), "T", float(p[k]), float(x[k]), float(y[k])) for k in range(len(x))]
+    clean = tmp_path / "clean.csv"
+    _write_csv(clean, rows, [""] * len(rows))
+    bad = rows + [(500.0, "T", 0.0, 70.0, -70.0), (501.0, "T", -20.0, -70.0, 70.0),
+                  (502.0, "T", -95.0, 0.0, 0.0)]
+    dirty = tmp_path / "dirty.csv"
+    _write_csv(dirty, bad, [""] * len(rows) + ["radio_fault", "position_stale", "uncalibrated"])
+    a = locate_file(str(clean))["targets"][0]
+    b = locate_file(str(dirty))["targets"][0]
+    assert (a["x_m"], a["y_m"], a["floor"]) == (b["x_m"], b["y_m"], b["floor"])
+    assert a["ellipse"] == b["ellipse"]
