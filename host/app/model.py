@@ -344,7 +344,8 @@ class HuntModel:
             Targets with new measurements.
         points : list of tuple
             ``(target, x_m, y_m, rssi_dbm, floor, time_s)`` for the DSP worker;
-            ``rssi_dbm`` is NaN when measured but not detected.
+            ``rssi_dbm`` is NaN when measured but not detected; readings flagged as a
+            radio fault or with a stale position are left out.
         scans : list of Scan
             Rotation scans completed by this batch.
         """
@@ -359,7 +360,10 @@ class HuntModel:
                 point = self._meas(rec, scans)
                 if point is not None:
                     touched.add(point[0])
-                    points.append(point)
+                    # shown and kept, but a radio fault or a stale position is no evidence
+                    # of where the target is: not for the locator
+                    if not (rec.get("radio_fault") or rec.get("position_stale")):
+                        points.append(point)
             elif kind == "STATUS":
                 self._device_status(rec)
             elif kind == "HELLO":

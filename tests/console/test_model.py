@@ -66,3 +66,13 @@ def test_tasking_targets_are_masked_and_named():
         "rack-A", "46000********12", "LTE 1300", "box", 1720000000.0)
     m.ingest([meas(0.0, 0.0, 0.0, target=3)])
     assert m.targets[3].label == "T4"
+
+
+def test_fault_and_stale_readings_are_shown_but_not_located():
+    m = HuntModel()
+    fault = dict(meas(2.0, 5.0, 5.0, rssi_dbm=0.0), radio_fault=True)
+    touched, points, _ = m.ingest([meas(0.0, 0.0, 0.0), meas(1.0, 1.0, 0.0, stale=True), fault,
+                                   meas(3.0, 2.0, 0.0)])
+    assert touched == {0}
+    assert [p[5] for p in points] == [0.0, 3.0]
+    assert m.targets[0].meas.n == 4   # all four kept for the track and the strip chart
