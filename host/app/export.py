@@ -125,6 +125,29 @@ class Counts:
         return lines
 
 
+def _screen(row, counts):
+    """The CSV flag bits of a measurement row worth exporting, or None (counted in
+    ``counts``): malformed, bench-mode, without a position fix or without any time."""
+    if not well_formed(row):
+        counts.malformed += 1
+        return None
+    flags = int(row[10] or 0)
+    if flags & P.F_BENCH:
+        counts.bench += 1
+        return None
+    if not has_position(row[6], row[7]):
+        counts.no_fix += 1
+        return None
+    if reading_time_s(row[2], row[3]) is None:
+        counts.no_time += 1
+        return None
+    bits = csv_flags(flags)
+    for name, bit in meascsv.FLAGS.items():
+        if bits & bit:
+            counts.flagged[name] += 1
+    return bits
+
+
 def session_csv_rows(reader, counts=None):
     """Yield measurement CSV rows (dicts) of a session in recording order, streaming.
 
@@ -134,27 +157,14 @@ def session_csv_rows(reader, counts=None):
     """
     counts = Counts() if counts is None else counts
     labels = {k: v["label"] for k, v in reader.targets().items()}
-    for (_rid, target, rx_time_s, device_time_ms, rssi_dbm, heading_deg, lat_deg, lon_deg,
-         alt_m, floor, flags) in reader.iter_measurements():
-        if not well_formed((_rid, target, rx_time_s, device_time_ms, rssi_dbm, heading_deg,
-                            lat_deg, lon_deg, alt_m, floor, flags)):
-            counts.malformed += 1
+    for row in reader.iter_measurements():
+        bits = _screen(row, counts)
+        if bits is None:
             continue
+        (_rid, target, rx_time_s, device_time_ms, rssi_dbm, heading_deg, lat_deg, lon_deg,
+         alt_m, floor, flags) = row
         flags = int(flags or 0)
-        if flags & P.F_BENCH:
-            counts.bench += 1
-            continue
-        if not has_position(lat_deg, lon_deg):
-            counts.no_fix += 1
-            continue
         time_s = reading_time_s(rx_time_s, device_time_ms)
-        if time_s is None:
-            counts.no_time += 1
-            continue
-        bits = csv_flags(flags)
-        for name, bit in meascsv.FLAGS.items():
-            if bits & bit:
-                counts.flagged[name] += 1
         counts.written += 1
         label = labels.get(target)
         yield {"time_s": round(time_s, 3),
@@ -258,23 +268,9 @@ def from_session(reader, footprints=None, batch=4096):
     calibrated = {t for t, (n, k) in reader.flag_counts(P.F_UNCALIBRATED).items() if n > k}
     scans, pending = [], []
     for row in reader.iter_measurements():
-        if not well_formed(row):
-            counts.malformed += 1
+        bits = _screen(row, counts)
+        if bits is None:
             continue
-        flags = int(row[10] or 0)
-        if flags & P.F_BENCH:
-            counts.bench += 1
-            continue
-        if not has_position(row[6], row[7]):
-            counts.no_fix += 1
-            continue
-        if reading_time_s(row[2], row[3]) is None:
-            counts.no_time += 1
-            continue
-        bits = csv_flags(flags)
-        for name, bit in meascsv.FLAGS.items():
-            if bits & bit:
-                counts.flagged[name] += 1
         if bits & meascsv.FLAGS_LEAVE_OUT:
             continue  # no power or no place: not on the track the estimate is made from
         if bits & meascsv.FLAG_UNCALIBRATED and row[1] in calibrated:
